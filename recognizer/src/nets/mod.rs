@@ -1,0 +1,7 @@
+//! The four face-api networks on burn.
+
+pub mod landmarks;
+pub mod ops;
+pub mod recognition;
+pub mod ssd;
+pub mod tiny;

@@ -1,0 +1,258 @@
+//! Network input preparation, reproducing face-api's `toBatchTensor`: zero-pad to a square
+//! (bottom/right for the detectors, centred for the face nets), TensorFlow's legacy bilinear
+//! resize (`alignCorners = false`, `halfPixelCenters = false`), then per-net normalisation.
+
+/// A region of an RGB image (integer pixels, already clipped to the image).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelRect {
+    /// Left column.
+    pub x: u32,
+    /// Top row.
+    pub y: u32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+/// How the padded, resized pixel values are normalised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Normalize {
+    /// `(v - mean[c]) / 255`.
+    MeanDiv255([f32; 3]),
+    /// `v / 127.5 - 1` (SSD MobileNet).
+    Ssd,
+    /// No normalisation (pixel values as resized; for tests).
+    Raw,
+}
+
+/// Mean RGB of the tiny face detector.
+pub const TINY_MEAN: [f32; 3] = [117.001, 114.697, 97.404];
+/// Mean RGB of the landmark and recognition nets.
+pub const FACE_MEAN: [f32; 3] = [122.782, 117.001, 104.298];
+
+/// JS `Math.round` (half rounds up).
+pub fn js_round(v: f64) -> f64 {
+    (v + 0.5).floor()
+}
+
+/// A source of RGB pixels as f32 (the image, or a float test tensor in HWC order).
+pub trait PixelSource {
+    /// Width in pixels.
+    fn width(&self) -> usize;
+    /// Height in pixels.
+    fn height(&self) -> usize;
+    /// Channel `c` of pixel (x, y).
+    fn get(&self, x: usize, y: usize, c: usize) -> f32;
+}
+
+/// A rectangular view into an [`image::RgbImage`].
+pub struct RgbView<'a> {
+    img: &'a image::RgbImage,
+    rect: PixelRect,
+}
+
+impl<'a> RgbView<'a> {
+    /// A view of `rect` (must lie inside the image).
+    pub fn new(img: &'a image::RgbImage, rect: PixelRect) -> Self {
+        Self { img, rect }
+    }
+    /// The whole image.
+    pub fn full(img: &'a image::RgbImage) -> Self {
+        let rect = PixelRect {
+            x: 0,
+            y: 0,
+            width: img.width(),
+            height: img.height(),
+        };
+        Self { img, rect }
+    }
+}
+
+impl PixelSource for RgbView<'_> {
+    fn width(&self) -> usize {
+        self.rect.width as usize
+    }
+    fn height(&self) -> usize {
+        self.rect.height as usize
+    }
+    #[inline]
+    fn get(&self, x: usize, y: usize, c: usize) -> f32 {
+        let w = self.img.width() as usize;
+        let idx = ((self.rect.y as usize + y) * w + self.rect.x as usize + x) * 3 + c;
+        f32::from(self.img.as_raw()[idx])
+    }
+}
+
+/// A float HWC tensor as a pixel source (used by the golden-tensor tests).
+pub struct HwcF32<'a> {
+    /// Values, HWC.
+    pub data: &'a [f32],
+    /// Width.
+    pub width: usize,
+    /// Height.
+    pub height: usize,
+}
+
+impl PixelSource for HwcF32<'_> {
+    fn width(&self) -> usize {
+        self.width
+    }
+    fn height(&self) -> usize {
+        self.height
+    }
+    fn get(&self, x: usize, y: usize, c: usize) -> f32 {
+        self.data[(y * self.width + x) * 3 + c]
+    }
+}
+
+/// Writes the `size × size` normalised CHW input for `src` into `out` (length `3·size²`).
+///
+/// `center = false` pads at the bottom/right only (detectors); `center = true` splits the
+/// padding with the odd pixel at the bottom/right (face nets). An empty source gives a fully
+/// padded input.
+pub fn prepare_input<S: PixelSource>(
+    src: &S,
+    size: usize,
+    center: bool,
+    norm: Normalize,
+    out: &mut [f32],
+) {
+    let (w, h) = (src.width(), src.height());
+    let side = w.max(h);
+    let diff = w.abs_diff(h);
+    let (before, _after) = if center {
+        let after = js_round(diff as f64 / 2.0) as usize;
+        (diff - after, after)
+    } else {
+        (0, diff)
+    };
+    // Offsets of the source inside the padded square.
+    let (ox, oy) = if h > w { (before, 0) } else { (0, before) };
+    let padded = |x: usize, y: usize, c: usize| -> f32 {
+        if x >= ox && x < ox + w && y >= oy && y < oy + h {
+            src.get(x - ox, y - oy, c)
+        } else {
+            0.0
+        }
+    };
+    let plane = size * size;
+    let mut write = |i: usize, j: usize, rgb: [f32; 3]| {
+        for (c, v) in rgb.into_iter().enumerate() {
+            out[c * plane + i * size + j] = match norm {
+                Normalize::MeanDiv255(m) => (v - m[c]) / 255.0,
+                Normalize::Ssd => v / 127.5 - 1.0,
+                Normalize::Raw => v,
+            };
+        }
+    };
+    if side == 0 {
+        for i in 0..size {
+            for j in 0..size {
+                write(i, j, [0.0; 3]);
+            }
+        }
+        return;
+    }
+    if side == size {
+        for i in 0..size {
+            for j in 0..size {
+                write(i, j, [padded(j, i, 0), padded(j, i, 1), padded(j, i, 2)]);
+            }
+        }
+        return;
+    }
+    // Legacy TF bilinear: src = i * in/out, lo = floor, hi = min(ceil, in-1).
+    let scale = side as f32 / size as f32;
+    let axis: Vec<(usize, usize, f32)> = (0..size)
+        .map(|i| {
+            let s = i as f32 * scale;
+            let lo = s.floor();
+            let hi = (s.ceil() as usize).min(side - 1);
+            (lo as usize, hi, s - lo)
+        })
+        .collect();
+    for (i, &(y0, y1, fy)) in axis.iter().enumerate() {
+        for (j, &(x0, x1, fx)) in axis.iter().enumerate() {
+            let mut rgb = [0f32; 3];
+            for (c, v) in rgb.iter_mut().enumerate() {
+                let tl = padded(x0, y0, c);
+                let tr = padded(x1, y0, c);
+                let bl = padded(x0, y1, c);
+                let br = padded(x1, y1, c);
+                let top = tl + (tr - tl) * fx;
+                let bottom = bl + (br - bl) * fx;
+                *v = top + (bottom - top) * fy;
+            }
+            write(i, j, rgb);
+        }
+    }
+}
+
+/// Clips a float box (x, y, w, h) to a `img_w × img_h` image and floors it, as face-api's
+/// `extractFaceTensors` does. Returns `None` when nothing is left.
+pub fn clip_floor(x: f32, y: f32, w: f32, h: f32, img_w: u32, img_h: u32) -> Option<PixelRect> {
+    let (x, y, w, h) = (f64::from(x), f64::from(y), f64::from(w), f64::from(h));
+    let (iw, ih) = (f64::from(img_w), f64::from(img_h));
+    let cx = x.max(0.0);
+    let cy = y.max(0.0);
+    let cw = (x + w - cx).min(iw - cx);
+    let ch = (y + h - cy).min(ih - cy);
+    let (fx, fy, fw, fh) = (cx.floor(), cy.floor(), cw.floor(), ch.floor());
+    if !(fx.is_finite() && fy.is_finite() && fw.is_finite() && fh.is_finite()) {
+        return None;
+    }
+    if fw < 1.0 || fh < 1.0 || fx >= iw || fy >= ih {
+        return None;
+    }
+    let fw = fw.min(iw - fx);
+    let fh = fh.min(ih - fy);
+    Some(PixelRect {
+        x: fx as u32,
+        y: fy as u32,
+        width: fw as u32,
+        height: fh as u32,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn js_round_is_half_up() {
+        assert_eq!(js_round(292.5), 293.0);
+        assert_eq!(js_round(2.5), 3.0);
+        assert_eq!(js_round(2.4), 2.0);
+    }
+
+    #[test]
+    fn clip_floor_matches_face_api() {
+        let r = clip_floor(-7.3, 10.6, 50.0, 40.0, 100, 100).expect("rect");
+        assert_eq!(
+            r,
+            PixelRect {
+                x: 0,
+                y: 10,
+                width: 42,
+                height: 40
+            }
+        );
+        assert!(clip_floor(200.0, 0.0, 10.0, 10.0, 100, 100).is_none());
+    }
+
+    #[test]
+    fn centred_padding_puts_odd_pixel_bottom_right() {
+        // 1 wide, 4 high, all 255: square side 4, diff 3, after = round(1.5)=2, before = 1.
+        let data = vec![255f32; 4 * 3];
+        let src = HwcF32 {
+            data: &data,
+            width: 1,
+            height: 4,
+        };
+        let mut out = vec![0f32; 3 * 16];
+        prepare_input(&src, 4, true, Normalize::MeanDiv255([0.0; 3]), &mut out);
+        let row0: Vec<f32> = out[0..4].to_vec();
+        assert_eq!(row0, vec![0.0, 1.0, 0.0, 0.0]);
+    }
+}
