@@ -19,6 +19,7 @@ pub mod detect;
 pub mod error;
 pub mod gallery;
 pub mod nets;
+pub mod parity;
 pub mod preprocess;
 pub mod recognizer;
 pub mod types;
