@@ -42,8 +42,8 @@ pub trait PixelSource {
     fn width(&self) -> usize;
     /// Height in pixels.
     fn height(&self) -> usize;
-    /// Channel `c` of pixel (x, y).
-    fn get(&self, x: usize, y: usize, c: usize) -> f32;
+    /// RGB of pixel (x, y).
+    fn pixel(&self, x: usize, y: usize) -> [f32; 3];
 }
 
 /// A rectangular view into an [`image::RgbImage`].
@@ -77,10 +77,13 @@ impl PixelSource for RgbView<'_> {
         self.rect.height as usize
     }
     #[inline]
-    fn get(&self, x: usize, y: usize, c: usize) -> f32 {
+    fn pixel(&self, x: usize, y: usize) -> [f32; 3] {
         let w = self.img.width() as usize;
-        let idx = ((self.rect.y as usize + y) * w + self.rect.x as usize + x) * 3 + c;
-        f32::from(self.img.as_raw()[idx])
+        let idx = ((self.rect.y as usize + y) * w + self.rect.x as usize + x) * 3;
+        match self.img.as_raw().get(idx..idx + 3) {
+            Some(p) => [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])],
+            None => [0.0; 3],
+        }
     }
 }
 
@@ -101,8 +104,9 @@ impl PixelSource for HwcF32<'_> {
     fn height(&self) -> usize {
         self.height
     }
-    fn get(&self, x: usize, y: usize, c: usize) -> f32 {
-        self.data[(y * self.width + x) * 3 + c]
+    fn pixel(&self, x: usize, y: usize) -> [f32; 3] {
+        let i = (y * self.width + x) * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
     }
 }
 
@@ -121,70 +125,81 @@ pub fn prepare_input<S: PixelSource>(
     let (w, h) = (src.width(), src.height());
     let side = w.max(h);
     let diff = w.abs_diff(h);
-    let (before, _after) = if center {
-        let after = js_round(diff as f64 / 2.0) as usize;
-        (diff - after, after)
+    let before = if center {
+        diff - js_round(diff as f64 / 2.0) as usize
     } else {
-        (0, diff)
+        0
     };
     // Offsets of the source inside the padded square.
     let (ox, oy) = if h > w { (before, 0) } else { (0, before) };
-    let padded = |x: usize, y: usize, c: usize| -> f32 {
-        if x >= ox && x < ox + w && y >= oy && y < oy + h {
-            src.get(x - ox, y - oy, c)
+    // Padded-square coordinate -> source coordinate (None inside the zero padding).
+    let map = |p: usize, o: usize, n: usize| -> Option<usize> {
+        if p >= o && p < o + n {
+            Some(p - o)
         } else {
-            0.0
+            None
         }
+    };
+    // Per output index: (lo, hi, frac) in padded-square coordinates; identity if no resize.
+    let axis: Vec<(usize, usize, f32)> = if side == 0 {
+        vec![(0, 0, 0.0); size]
+    } else if side == size {
+        (0..size).map(|i| (i, i, 0.0)).collect()
+    } else {
+        // Legacy TF bilinear: src = i * in/out, lo = floor, hi = min(ceil, in-1).
+        let scale = side as f32 / size as f32;
+        (0..size)
+            .map(|i| {
+                let s = i as f32 * scale;
+                let lo = s.floor();
+                let hi = (s.ceil() as usize).min(side - 1);
+                (lo as usize, hi, s - lo)
+            })
+            .collect()
+    };
+    let xs: Vec<(Option<usize>, Option<usize>, f32)> = axis
+        .iter()
+        .map(|&(a, b, f)| (map(a, ox, w), map(b, ox, w), f))
+        .collect();
+    let sub = match norm {
+        Normalize::MeanDiv255(m) => m,
+        _ => [0.0; 3],
     };
     let plane = size * size;
-    let mut write = |i: usize, j: usize, rgb: [f32; 3]| {
-        for (c, v) in rgb.into_iter().enumerate() {
-            out[c * plane + i * size + j] = match norm {
-                Normalize::MeanDiv255(m) => (v - m[c]) / 255.0,
-                Normalize::Ssd => v / 127.5 - 1.0,
-                Normalize::Raw => v,
-            };
+    let (r_out, rest) = out.split_at_mut(plane);
+    let (g_out, b_out) = rest.split_at_mut(plane);
+    let px = |x: Option<usize>, y: Option<usize>| -> [f32; 3] {
+        match (x, y) {
+            (Some(x), Some(y)) => src.pixel(x, y),
+            _ => [0.0; 3],
         }
     };
-    if side == 0 {
-        for i in 0..size {
-            for j in 0..size {
-                write(i, j, [0.0; 3]);
-            }
-        }
-        return;
-    }
-    if side == size {
-        for i in 0..size {
-            for j in 0..size {
-                write(i, j, [padded(j, i, 0), padded(j, i, 1), padded(j, i, 2)]);
-            }
-        }
-        return;
-    }
-    // Legacy TF bilinear: src = i * in/out, lo = floor, hi = min(ceil, in-1).
-    let scale = side as f32 / size as f32;
-    let axis: Vec<(usize, usize, f32)> = (0..size)
-        .map(|i| {
-            let s = i as f32 * scale;
-            let lo = s.floor();
-            let hi = (s.ceil() as usize).min(side - 1);
-            (lo as usize, hi, s - lo)
-        })
-        .collect();
     for (i, &(y0, y1, fy)) in axis.iter().enumerate() {
-        for (j, &(x0, x1, fx)) in axis.iter().enumerate() {
-            let mut rgb = [0f32; 3];
-            for (c, v) in rgb.iter_mut().enumerate() {
-                let tl = padded(x0, y0, c);
-                let tr = padded(x1, y0, c);
-                let bl = padded(x0, y1, c);
-                let br = padded(x1, y1, c);
-                let top = tl + (tr - tl) * fx;
-                let bottom = bl + (br - bl) * fx;
-                *v = top + (bottom - top) * fy;
+        let (y0, y1) = (map(y0, oy, h), map(y1, oy, h));
+        let row = i * size;
+        for (j, &(x0, x1, fx)) in xs.iter().enumerate() {
+            let tl = px(x0, y0);
+            let tr = px(x1, y0);
+            let bl = px(x0, y1);
+            let br = px(x1, y1);
+            let mut v = [0f32; 3];
+            for c in 0..3 {
+                let top = tl[c] + (tr[c] - tl[c]) * fx;
+                let bottom = bl[c] + (br[c] - bl[c]) * fx;
+                v[c] = top + (bottom - top) * fy;
             }
-            write(i, j, rgb);
+            let v = match norm {
+                Normalize::MeanDiv255(_) => [
+                    (v[0] - sub[0]) / 255.0,
+                    (v[1] - sub[1]) / 255.0,
+                    (v[2] - sub[2]) / 255.0,
+                ],
+                Normalize::Ssd => [v[0] / 127.5 - 1.0, v[1] / 127.5 - 1.0, v[2] / 127.5 - 1.0],
+                Normalize::Raw => v,
+            };
+            r_out[row + j] = v[0];
+            g_out[row + j] = v[1];
+            b_out[row + j] = v[2];
         }
     }
 }

@@ -1,8 +1,6 @@
 //! The tiny face detector (Tiny-YOLOv2-style with separable convolutions).
 
 use burn::tensor::activation::leaky_relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 use super::ops::{Conv, ConvSpec, Padding, conv_from, same_pad, tensor, to_vec, vec1};
@@ -41,12 +39,32 @@ pub struct TinyNet {
     device: Device,
 }
 
+/// 2×2 max-pool with TF SAME padding (−∞ at the bottom/right), built from element-wise
+/// `max_pair` on views: much faster on flex than its generic windowed max-pool.
 fn pool_same(x: Tensor<4>, stride: usize) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    let opts = MaxPoolOptions::new([2, 2])
-        .with_stride([stride, stride])
-        .with_padding_pairs([same_pad(h, 2, stride), same_pad(w, 2, stride)]);
-    max_pool2d(x, opts)
+    let [n, c, h, w] = x.dims();
+    let (_, ph) = same_pad(h, 2, stride);
+    let (_, pw) = same_pad(w, 2, stride);
+    let x = if ph + pw > 0 {
+        x.pad([(0, ph), (0, pw)], f32::NEG_INFINITY)
+    } else {
+        x
+    };
+    let (hp, wp) = (h + ph, w + pw);
+    if stride == 1 {
+        let (oh, ow) = (hp - 1, wp - 1);
+        let v = |dy: usize, dx: usize| x.clone().narrow(2, dy, oh).narrow(3, dx, ow);
+        return v(0, 0)
+            .max_pair(v(0, 1))
+            .max_pair(v(1, 0))
+            .max_pair(v(1, 1));
+    }
+    // stride 2 (hp, wp even): max over the two trailing size-2 axes.
+    let (oh, ow) = (hp / 2, wp / 2);
+    x.reshape([n * c * oh, 2, ow, 2])
+        .max_dim(3)
+        .max_dim(1)
+        .reshape([n, c, oh, ow])
 }
 
 impl TinyNet {
