@@ -13,7 +13,7 @@ use cavs_recognizer::{
     DecodeLimits, DetectorKind, FaceAnalysis, Recognizer, RecognizerConfig, decode_file,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -124,14 +124,32 @@ impl Opts {
     }
 }
 
-fn face_json(f: &FaceAnalysis) -> serde_json::Value {
+/// One face of a `--json` line.
+#[derive(Serialize)]
+struct FaceLine<'a> {
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+    score: f32,
+    landmarks: &'a [[f32; 2]],
+    descriptor: &'a [f32],
+}
+
+/// One `--json` line.
+#[derive(Serialize)]
+struct ImageLine<'a> {
+    image: &'a str,
+    faces: Vec<FaceLine<'a>>,
+    error: Option<String>,
+}
+
+fn face_line(f: &FaceAnalysis) -> FaceLine<'_> {
     let b = f.detection.bbox;
-    json!({
-        "box": [b.x, b.y, b.width, b.height],
-        "score": f.detection.score,
-        "landmarks": f.landmarks,
-        "descriptor": f.descriptor,
-    })
+    FaceLine {
+        bbox: [b.x, b.y, b.width, b.height],
+        score: f.detection.score,
+        landmarks: &f.landmarks,
+        descriptor: &f.descriptor.0,
+    }
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
@@ -146,14 +164,20 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         let shown = path.display().to_string();
         match (&result, args.json) {
             (Ok(faces), true) => {
-                let faces: Vec<_> = faces.iter().map(face_json).collect();
-                println!("{}", json!({"image": shown, "faces": faces, "error": null}));
+                let line = ImageLine {
+                    image: &shown,
+                    faces: faces.iter().map(face_line).collect(),
+                    error: None,
+                };
+                println!("{}", serde_json::to_string(&line)?);
             }
             (Err(e), true) => {
-                println!(
-                    "{}",
-                    json!({"image": shown, "faces": [], "error": e.to_string()})
-                );
+                let line = ImageLine {
+                    image: &shown,
+                    faces: Vec::new(),
+                    error: Some(e.to_string()),
+                };
+                println!("{}", serde_json::to_string(&line)?);
             }
             (Ok(faces), false) => {
                 println!("{shown}: {} face(s)", faces.len());
