@@ -246,7 +246,7 @@ fn main() -> Result<ExitCode> {
                 let rec = Recognizer::new(config)?;
                 let r = run_png_parity(&rec, kind, &reference, &png_dir, None)?;
                 println!(
-                    "{}: {} images, {} reference faces, {} ours, {} missed; descriptor L2 median {:.5} max {:.5}; box IoU min {:.4}; landmark mean error max {:.3} px",
+                    "{}: {} images, {} reference faces, {} ours, {} missed; descriptor L2 median {:.2e} max {:.2e}; box IoU min {:.5}; landmark mean error max {:.4} px; score diff max {:.1e}",
                     r.detector,
                     r.images,
                     r.reference_faces,
@@ -255,7 +255,8 @@ fn main() -> Result<ExitCode> {
                     r.descriptor_l2_median,
                     r.descriptor_l2_max,
                     r.iou_min,
-                    r.landmark_mean_px_max
+                    r.landmark_mean_px_max,
+                    r.faces.iter().map(|f| f.score_diff).fold(0.0f32, f32::max)
                 );
                 if verbose {
                     println!("{}", serde_json::to_string(&r.faces)?);
