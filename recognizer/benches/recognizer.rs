@@ -106,6 +106,13 @@ fn bench(c: &mut Criterion) {
     g.bench_function("best_match_50000", |b| {
         b.iter(|| black_box(gallery.best_match(&query)))
     });
+    let queries: Vec<Descriptor> = (0..8)
+        .map(|_| Descriptor(std::array::from_fn(|_| next() * 0.25)))
+        .collect();
+    g.throughput(Throughput::Elements(8));
+    g.bench_function("best_matches_8_faces_50000", |b| {
+        b.iter(|| black_box(gallery.best_matches(&queries)))
+    });
     g.finish();
 }
 

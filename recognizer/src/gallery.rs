@@ -88,21 +88,94 @@ pub struct Match<K> {
     pub confidence: f32,
 }
 
-/// Enrolled descriptors, several per subject, searched by brute force over a contiguous
-/// array (50 000 descriptors ≈ 25 MB, well under 2 ms per query on one core).
+/// Enrolled descriptors, several per subject, searched by brute force.
+///
+/// The scan reads a half-precision copy (256 bytes per descriptor; 50 000 descriptors =
+/// 12.8 MB, ≈ 1 ms per query on one core with AVX2/F16C), then re-scores every candidate
+/// within [`RESCORE_MARGIN`] of the best approximate distance in full f32 precision, so the
+/// returned match and distance are exactly those of an f32 brute-force search.
 #[derive(Debug, Clone)]
 pub struct Gallery<K> {
     data: Vec<[f32; 128]>,
+    half: Vec<[u16; 128]>,
     owners: Vec<K>,
     counts: HashMap<K, usize>,
 }
+
+/// Candidates whose half-precision distance is within this of the best one are re-scored in
+/// f32. Rounding descriptors (|v| < 1) to f16 moves a distance by < 0.003.
+pub const RESCORE_MARGIN: f32 = 0.02;
 
 impl<K> Default for Gallery<K> {
     fn default() -> Self {
         Self {
             data: Vec::new(),
+            half: Vec::new(),
             owners: Vec::new(),
             counts: HashMap::new(),
+        }
+    }
+}
+
+fn to_half(d: &[f32; 128]) -> [u16; 128] {
+    std::array::from_fn(|i| half::f16::from_f32(d[i]).to_bits())
+}
+
+/// Squared distances from `q` to every half-precision row.
+fn approx_distances(q: &[f32; 128], rows: &[[u16; 128]], out: &mut Vec<f32>) {
+    out.clear();
+    out.reserve(rows.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
+        {
+            // SAFETY: the CPU features the function is compiled for were just detected.
+            unsafe { approx_distances_avx2(q, rows, out) };
+            return;
+        }
+    }
+    for r in rows {
+        let mut acc = [0f32; 8];
+        for (cq, cr) in q.chunks_exact(8).zip(r.chunks_exact(8)) {
+            for k in 0..8 {
+                let d = cq[k] - half::f16::from_bits(cr[k]).to_f32();
+                acc[k] += d * d;
+            }
+        }
+        out.push(acc.iter().sum());
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn approx_distances_avx2(q: &[f32; 128], rows: &[[u16; 128]], out: &mut Vec<f32>) {
+    use std::arch::x86_64::*;
+    // SAFETY: every load reads 8 f32 / 8 u16 inside `q` or a row (indices < 128).
+    unsafe {
+        let mut qv = [_mm256_setzero_ps(); 16];
+        for (i, v) in qv.iter_mut().enumerate() {
+            *v = _mm256_loadu_ps(q.as_ptr().add(i * 8));
+        }
+        for r in rows {
+            let mut a0 = _mm256_setzero_ps();
+            let mut a1 = _mm256_setzero_ps();
+            for i in (0..16).step_by(2) {
+                let h0 = _mm_loadu_si128(r.as_ptr().add(i * 8).cast::<__m128i>());
+                let h1 = _mm_loadu_si128(r.as_ptr().add(i * 8 + 8).cast::<__m128i>());
+                let d0 = _mm256_sub_ps(qv[i], _mm256_cvtph_ps(h0));
+                let d1 = _mm256_sub_ps(qv[i + 1], _mm256_cvtph_ps(h1));
+                a0 = _mm256_fmadd_ps(d0, d0, a0);
+                a1 = _mm256_fmadd_ps(d1, d1, a1);
+            }
+            let a = _mm256_add_ps(a0, a1);
+            let hi = _mm256_extractf128_ps(a, 1);
+            let lo = _mm256_castps256_ps128(a);
+            let s = _mm_add_ps(hi, lo);
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+            out.push(_mm_cvtss_f32(s));
         }
     }
 }
@@ -116,6 +189,7 @@ impl<K: Clone + Eq + Hash> Gallery<K> {
     /// Adds one descriptor for `subject`.
     pub fn insert(&mut self, subject: K, descriptor: Descriptor) {
         *self.counts.entry(subject.clone()).or_insert(0) += 1;
+        self.half.push(to_half(&descriptor.0));
         self.data.push(descriptor.0);
         self.owners.push(subject);
     }
@@ -130,6 +204,7 @@ impl<K: Clone + Eq + Hash> Gallery<K> {
             if &self.owners[i] == subject {
                 self.owners.swap_remove(i);
                 self.data.swap_remove(i);
+                self.half.swap_remove(i);
             } else {
                 i += 1;
             }
@@ -159,22 +234,57 @@ impl<K: Clone + Eq + Hash> Gallery<K> {
 
     /// The nearest enrolled descriptor (over all subjects), or `None` when empty.
     pub fn best_match(&self, query: &Descriptor) -> Option<Match<K>> {
-        let mut best = f32::INFINITY;
-        let mut idx = None;
-        for (i, d) in self.data.iter().enumerate() {
-            let s = squared_distance(&query.0, d);
-            if s < best {
-                best = s;
-                idx = Some(i);
+        let mut approx = Vec::new();
+        self.best_match_with(query, &mut approx)
+    }
+
+    fn best_match_with(&self, query: &Descriptor, approx: &mut Vec<f32>) -> Option<Match<K>> {
+        approx_distances(&query.0, &self.half, approx);
+        let min = approx.iter().copied().fold(f32::INFINITY, f32::min);
+        if !min.is_finite() {
+            // empty gallery, or NaN in the query: fall back to the exact scan
+            return self.exact_best(query, 0..self.data.len());
+        }
+        let limit = (min.sqrt() + RESCORE_MARGIN).powi(2);
+        let mut best = (f32::INFINITY, usize::MAX);
+        for (i, a) in approx.iter().enumerate() {
+            if *a <= limit {
+                let s = squared_distance(&query.0, &self.data[i]);
+                if s < best.0 {
+                    best = (s, i);
+                }
             }
         }
-        let i = idx?;
-        let distance = best.sqrt();
-        Some(Match {
+        (best.1 != usize::MAX).then(|| self.make_match(best.1, best.0))
+    }
+
+    fn exact_best(&self, query: &Descriptor, range: std::ops::Range<usize>) -> Option<Match<K>> {
+        let mut best = (f32::INFINITY, usize::MAX);
+        for i in range {
+            let s = squared_distance(&query.0, &self.data[i]);
+            if s < best.0 {
+                best = (s, i);
+            }
+        }
+        (best.1 != usize::MAX).then(|| self.make_match(best.1, best.0))
+    }
+
+    /// [`Self::best_match`] for several faces at once (e.g. all faces of a frame).
+    pub fn best_matches(&self, queries: &[Descriptor]) -> Vec<Option<Match<K>>> {
+        let mut approx = Vec::new();
+        queries
+            .iter()
+            .map(|q| self.best_match_with(q, &mut approx))
+            .collect()
+    }
+
+    fn make_match(&self, i: usize, squared: f32) -> Match<K> {
+        let distance = squared.sqrt();
+        Match {
             subject: self.owners[i].clone(),
             distance,
             confidence: confidence_from_distance(distance),
-        })
+        }
     }
 }
 
@@ -204,6 +314,36 @@ mod tests {
     }
 
     #[test]
+    fn half_precision_scan_returns_the_exact_nearest() {
+        let mut g = Gallery::new();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let rows: Vec<Descriptor> = (0..2000)
+            .map(|_| Descriptor(std::array::from_fn(|_| next() * 0.3)))
+            .collect();
+        for (i, r) in rows.iter().enumerate() {
+            g.insert(i, *r);
+        }
+        for _ in 0..50 {
+            let q = Descriptor(std::array::from_fn(|_| next() * 0.3));
+            let (bi, bd) = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i, q.distance(r)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .expect("rows");
+            let m = g.best_match(&q).expect("match");
+            assert_eq!(m.subject, bi);
+            assert!((m.distance - bd).abs() < 1e-6);
+        }
+    }
+
+    #[test]
     fn thresholds_classify() {
         let t = Thresholds::default();
         assert_eq!(t.classify(0.9), MatchClass::High);
@@ -227,5 +367,12 @@ mod tests {
         assert_eq!(g.len(), 1);
         assert_eq!(g.best_match(&d(0.1)).expect("m").subject, "b");
         assert_eq!(g.remove(&"zzz"), 0);
+        g.insert("c", d(-1.0));
+        let many = g.best_matches(&[d(0.4), d(-0.9)]);
+        assert_eq!(many.len(), 2);
+        assert_eq!(many[0].as_ref().expect("m").subject, "b");
+        assert_eq!(many[1].as_ref().expect("m").subject, "c");
+        assert_eq!(many[0], g.best_match(&d(0.4)));
+        assert!(Gallery::<u8>::new().best_matches(&[d(0.0)])[0].is_none());
     }
 }
