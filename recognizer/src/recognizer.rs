@@ -121,6 +121,7 @@ impl Recognizer {
     /// Loads the embedded weights (verifying their SHA-256) and builds the networks.
     pub fn new(config: RecognizerConfig) -> Result<Self, RecognizerError> {
         config.validate()?;
+        let started = std::time::Instant::now();
         let device = Device::flex();
         let ssd = SsdNet::new(&weights::load_model(&weights::SSD_MOBILENETV1)?, &device)?;
         let tiny = TinyNet::new(&weights::load_model(&weights::TINY_FACE_DETECTOR)?, &device)?;
@@ -128,6 +129,10 @@ impl Recognizer {
             LandmarkNet::new(&weights::load_model(&weights::FACE_LANDMARK_68)?, &device)?;
         let recognition =
             RecognitionNet::new(&weights::load_model(&weights::FACE_RECOGNITION)?, &device)?;
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "face networks loaded (weights verified)"
+        );
         Ok(Self {
             config,
             ssd,
