@@ -25,14 +25,26 @@ fn iou_corners(a: [f64; 4], b: [f64; 4]) -> f64 {
 }
 
 /// Greedy NMS over (score, corners) candidates: highest score first, a candidate is dropped
-/// when its IoU with a kept box is above `iou_threshold`. Returns kept indices.
-fn nms(cands: &[(f64, [f64; 4])], iou_threshold: f64, max: usize) -> Vec<usize> {
+/// when its IoU with a kept box is above `iou_threshold`. On equal scores the earlier
+/// candidate goes first, or the later one when `later_wins_ties` (face-api's tiny detector).
+/// Returns kept indices.
+fn nms(
+    cands: &[(f64, [f64; 4])],
+    iou_threshold: f64,
+    max: usize,
+    later_wins_ties: bool,
+) -> Vec<usize> {
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by(|&a, &b| {
         cands[b]
             .0
             .partial_cmp(&cands[a].0)
             .unwrap_or(std::cmp::Ordering::Equal)
+            .then(if later_wins_ties {
+                b.cmp(&a)
+            } else {
+                a.cmp(&b)
+            })
     });
     let mut keep: Vec<usize> = Vec::new();
     for i in order {
@@ -94,7 +106,7 @@ pub fn decode_tiny(
         }
     }
     let (w, h) = (f64::from(img_w), f64::from(img_h));
-    nms(&cands, f64::from(iou_threshold), max)
+    nms(&cands, f64::from(iou_threshold), max, true)
         .into_iter()
         .map(|i| {
             let (s, b) = cands[i];
@@ -152,7 +164,7 @@ pub fn decode_ssd(
         .collect();
     let (px, py) = correction(crate::nets::ssd::INPUT_SIZE, img_w, img_h);
     let (w, h) = (f64::from(img_w), f64::from(img_h));
-    nms(&cands, f64::from(iou_threshold), max)
+    nms(&cands, f64::from(iou_threshold), max, false)
         .into_iter()
         .map(|i| {
             let (s, b) = cands[i];
@@ -184,8 +196,14 @@ mod tests {
             (0.9, [0.05, 0.0, 1.05, 1.0]),
             (0.7, [5.0, 5.0, 6.0, 6.0]),
         ];
-        assert_eq!(nms(&c, 0.5, 10), vec![1, 2]);
-        assert_eq!(nms(&c, 0.5, 1), vec![1]);
+        assert_eq!(nms(&c, 0.5, 10, false), vec![1, 2]);
+        assert_eq!(nms(&c, 0.5, 1, false), vec![1]);
+        let tie = vec![(0.8, [0.0, 0.0, 1.0, 1.0]), (0.8, [0.0, 0.0, 1.0, 1.0])];
+        assert_eq!(nms(&tie, 0.5, 10, false), vec![0]);
+        assert_eq!(nms(&tie, 0.5, 10, true), vec![1]);
+        let tie = vec![(0.8, [0.0, 0.0, 1.0, 1.0]), (0.8, [0.0, 0.0, 1.0, 1.0])];
+        assert_eq!(nms(&tie, 0.5, 10, false), vec![0]);
+        assert_eq!(nms(&tie, 0.5, 10, true), vec![1]);
     }
 
     #[test]
