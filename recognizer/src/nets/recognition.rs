@@ -6,7 +6,7 @@ use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 
-use super::ops::{Conv, ConvSpec, Padding, conv_from, tensor, to_vec, vec1};
+use super::ops::{Conv, ConvSpec, InputConv, Padding, conv_from, tensor, to_vec, vec1};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
 
@@ -25,7 +25,7 @@ struct Residual {
 /// The recognition network.
 #[derive(Debug, Clone)]
 pub struct RecognitionNet {
-    conv32_down: Conv,
+    conv32_down: InputConv,
     blocks: Vec<Residual>,
     fc: Tensor<2>,
     device: Device,
@@ -67,7 +67,8 @@ fn scaled_conv(
 impl RecognitionNet {
     /// Builds the net from its weights.
     pub fn new(w: &WeightMap, device: &Device) -> Result<Self, RecognizerError> {
-        let conv32_down = scaled_conv(w, "conv32_down", 2, Padding::Valid, device)?;
+        let conv32_down =
+            InputConv::from_conv(&scaled_conv(w, "conv32_down", 2, Padding::Valid, device)?)?;
         let names = [
             ("conv32_1", false),
             ("conv32_2", false),
@@ -112,8 +113,10 @@ impl RecognitionNet {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let x = tensor(input, [n, 3, INPUT_SIZE, INPUT_SIZE], &self.device);
-        let x = relu(self.conv32_down.forward(x));
+        let x = relu(
+            self.conv32_down
+                .forward(&input, n, INPUT_SIZE, INPUT_SIZE, &self.device),
+        );
         let mut x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
         for b in &self.blocks {
             let y = relu(b.conv1.forward(x.clone()));

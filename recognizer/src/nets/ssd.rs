@@ -2,7 +2,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use super::ops::{Conv, ConvSpec, Padding, conv_from, to_vec, vec1};
+use super::ops::{Conv, ConvSpec, InputConv, Padding, conv_from, to_vec, vec1};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
 
@@ -17,7 +17,7 @@ const BN_EPS: f32 = 0.001;
 /// The SSD network.
 #[derive(Debug, Clone)]
 pub struct SsdNet {
-    conv0: Conv,
+    conv0: InputConv,
     blocks: Vec<(Conv, Conv)>,
     extras: Vec<Conv>,
     predictors: Vec<(Conv, Conv)>,
@@ -74,14 +74,16 @@ fn head(w: &WeightMap, p: &str, device: &Device) -> Result<Conv, RecognizerError
     )
 }
 
+/// ReLU6 as two one-sided clamps: on flex this is ≈ 2× faster than `clamp(0, 6)`.
 fn relu6(x: Tensor<4>) -> Tensor<4> {
-    x.clamp(0.0, 6.0)
+    x.clamp_min(0.0).clamp_max(6.0)
 }
 
 impl SsdNet {
     /// Builds the net from its weights.
     pub fn new(w: &WeightMap, device: &Device) -> Result<Self, RecognizerError> {
-        let conv0 = pw_conv(w, "MobilenetV1/Conv2d_0_pointwise", 2, device)?;
+        let conv0 =
+            InputConv::from_conv(&pw_conv(w, "MobilenetV1/Conv2d_0_pointwise", 2, device)?)?;
         let mut blocks = Vec::new();
         for i in 1..=13 {
             let p = format!("MobilenetV1/Conv2d_{i}_depthwise");
@@ -164,8 +166,8 @@ impl SsdNet {
 
     /// Runs the net on one normalised CHW 512×512 input.
     pub fn forward(&self, input: Vec<f32>) -> Result<SsdRaw, RecognizerError> {
-        let x = super::ops::tensor(input, [1, 3, INPUT_SIZE, INPUT_SIZE], &self.device);
-        let mut x = relu6(self.conv0.forward(x));
+        let n = INPUT_SIZE;
+        let mut x = relu6(self.conv0.forward(&input, 1, n, n, &self.device));
         let mut feats = Vec::new();
         for (i, (dw, pw)) in self.blocks.iter().enumerate() {
             x = relu6(dw.forward(x));

@@ -1,0 +1,66 @@
+//! Quick single-thread timing (minimum of N runs, robust on a shared machine):
+//! `cargo run --release -p cavs-recognizer --example timing`. The criterion bench is the
+//! reference measurement; this gives the best-case figures in a few seconds.
+
+use cavs_recognizer::nets::recognition;
+use cavs_recognizer::{DecodeLimits, DetectorKind, Recognizer, RecognizerConfig, decode_file};
+use std::time::Instant;
+
+fn min_ms<F: FnMut()>(n: usize, mut f: F) -> f64 {
+    f();
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    let rec = Recognizer::new(RecognizerConfig::default()).unwrap();
+    let img = decode_file(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/faces/dev/_group/faceapi_sample1.jpg"
+        ),
+        &DecodeLimits::default(),
+    )
+    .unwrap()
+    .resize_exact(640, 480, image::imageops::FilterType::Triangle);
+    println!(
+        "SSD detect 640x480: {:.1} ms",
+        min_ms(8, || {
+            rec.detect_with(&img, DetectorKind::Ssd).unwrap();
+        })
+    );
+    println!(
+        "tiny detect 640x480: {:.1} ms",
+        min_ms(8, || {
+            rec.detect_with(&img, DetectorKind::Tiny).unwrap();
+        })
+    );
+    let d = rec.detect(&img).unwrap();
+    let one = vec![d[0]];
+    let eight: Vec<_> = d.iter().cycle().take(8).copied().collect();
+    println!(
+        "landmarks+descriptor batch 1: {:.1} ms/face",
+        min_ms(8, || {
+            rec.embed_faces(&img, &one).unwrap();
+        })
+    );
+    println!(
+        "landmarks+descriptor batch 8: {:.1} ms/face",
+        min_ms(5, || {
+            rec.embed_faces(&img, &eight).unwrap();
+        }) / 8.0
+    );
+    let n = recognition::INPUT_SIZE;
+    let input = vec![0.1f32; 3 * n * n];
+    println!(
+        "recognition net alone, batch 1: {:.1} ms",
+        min_ms(8, || {
+            rec.nets().recognition.forward(input.clone(), 1).unwrap();
+        })
+    );
+}
