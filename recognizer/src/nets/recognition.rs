@@ -6,19 +6,21 @@ use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 
-use super::ops::{Conv, ConvSpec, InputConv, Padding, conv_from, tensor, to_vec, vec1};
+use super::ops::{AnyConv, Conv, ConvSpec, InputConv, Padding, conv_from, tensor, to_vec, vec1};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
 
 /// Input side of the recognition net.
 pub const INPUT_SIZE: usize = 150;
+/// Layers with this many output channels run as host im2col + matmul ([`AnyConv`]).
+const IM2COL_MIN_OUT: usize = 256;
 /// Multiply-adds per face (NETWORKS.md §9).
 pub const MACS: f64 = 270.85e6;
 
 #[derive(Debug, Clone)]
 struct Residual {
-    conv1: Conv,
-    conv2: Conv,
+    conv1: AnyConv,
+    conv2: AnyConv,
     down: bool,
 }
 
@@ -93,8 +95,14 @@ impl RecognitionNet {
                 (1, Padding::Same)
             };
             blocks.push(Residual {
-                conv1: scaled_conv(w, &format!("{n}/conv1"), s, p, device)?,
-                conv2: scaled_conv(w, &format!("{n}/conv2"), 1, Padding::Same, device)?,
+                conv1: AnyConv::new(
+                    scaled_conv(w, &format!("{n}/conv1"), s, p, device)?,
+                    IM2COL_MIN_OUT,
+                )?,
+                conv2: AnyConv::new(
+                    scaled_conv(w, &format!("{n}/conv2"), 1, Padding::Same, device)?,
+                    IM2COL_MIN_OUT,
+                )?,
                 down,
             });
         }
@@ -119,8 +127,8 @@ impl RecognitionNet {
         );
         let mut x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
         for b in &self.blocks {
-            let y = relu(b.conv1.forward(x.clone()));
-            let mut y = b.conv2.forward(y);
+            let y = relu(b.conv1.forward(x.clone())?);
+            let mut y = b.conv2.forward(y)?;
             let shortcut = if b.down {
                 let mut p = avg_pool2d(x, AvgPoolOptions::new([2, 2]).with_stride([2, 2]));
                 let [_, pc, ph, pw] = p.dims();
