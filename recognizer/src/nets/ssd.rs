@@ -2,7 +2,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use super::ops::{Conv, ConvSpec, InputConv, Padding, conv_from, to_vec, vec1};
+use super::ops::{AnyConv, Conv, ConvSpec, InputConv, Padding, conv_from, to_vec, vec1};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
 
@@ -19,7 +19,7 @@ const BN_EPS: f32 = 0.001;
 pub struct SsdNet {
     conv0: InputConv,
     blocks: Vec<(Conv, Conv)>,
-    extras: Vec<Conv>,
+    extras: Vec<AnyConv>,
     predictors: Vec<(Conv, Conv)>,
     /// Anchors (ymin, xmin, ymax, xmax), normalised to the padded square.
     pub anchors: Vec<[f32; 4]>,
@@ -126,11 +126,15 @@ impl SsdNet {
         }
         let mut extras = Vec::new();
         for i in 0..8 {
-            extras.push(pw_conv(
-                w,
-                &format!("Prediction/Conv2d_{i}_pointwise"),
-                if i % 2 == 1 { 2 } else { 1 },
-                device,
+            // The 3×3 stride-2 extras are wide layers on ≤ 16×16 maps: im2col + matmul.
+            extras.push(AnyConv::new(
+                pw_conv(
+                    w,
+                    &format!("Prediction/Conv2d_{i}_pointwise"),
+                    if i % 2 == 1 { 2 } else { 1 },
+                    device,
+                )?,
+                128,
             )?);
         }
         let mut predictors = Vec::new();
@@ -179,7 +183,7 @@ impl SsdNet {
         feats.push(x.clone());
         let mut y = x;
         for (i, c) in self.extras.iter().enumerate() {
-            y = relu6(c.forward(y));
+            y = relu6(c.forward(y)?);
             if i % 2 == 1 {
                 feats.push(y.clone());
             }
