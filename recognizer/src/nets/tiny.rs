@@ -3,7 +3,7 @@
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 
-use super::ops::{Conv, ConvSpec, Padding, conv_from, same_pad, tensor, to_vec, vec1};
+use super::ops::{Conv, ConvSpec, Padding, conv_from, tensor, to_vec, vec1};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
 
@@ -39,32 +39,33 @@ pub struct TinyNet {
     device: Device,
 }
 
-/// 2×2 max-pool with TF SAME padding (−∞ at the bottom/right), built from element-wise
-/// `max_pair` on views: much faster on flex than its generic windowed max-pool.
-fn pool_same(x: Tensor<4>, stride: usize) -> Tensor<4> {
+/// 2×2 max-pool with TF SAME padding (−∞ at the bottom/right). flex's pooling and
+/// reduction kernels are generic strided loops; this host loop over the NCHW planes is
+/// several times faster.
+fn pool_same(x: Tensor<4>, stride: usize) -> Result<Tensor<4>, RecognizerError> {
     let [n, c, h, w] = x.dims();
-    let (_, ph) = same_pad(h, 2, stride);
-    let (_, pw) = same_pad(w, 2, stride);
-    let x = if ph + pw > 0 {
-        x.pad([(0, ph), (0, pw)], f32::NEG_INFINITY)
-    } else {
-        x
-    };
-    let (hp, wp) = (h + ph, w + pw);
-    if stride == 1 {
-        let (oh, ow) = (hp - 1, wp - 1);
-        let v = |dy: usize, dx: usize| x.clone().narrow(2, dy, oh).narrow(3, dx, ow);
-        return v(0, 0)
-            .max_pair(v(0, 1))
-            .max_pair(v(1, 0))
-            .max_pair(v(1, 1));
+    let device = x.device();
+    let (oh, ow) = (h.div_ceil(stride), w.div_ceil(stride));
+    let v = to_vec(x)?;
+    let mut out = vec![0f32; n * c * oh * ow];
+    for (src, dst) in v.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow)) {
+        for oy in 0..oh {
+            let y0 = oy * stride;
+            let r0 = &src[y0 * w..(y0 + 1) * w];
+            let r1 = if y0 + 1 < h {
+                &src[(y0 + 1) * w..(y0 + 2) * w]
+            } else {
+                r0
+            };
+            let d = &mut dst[oy * ow..(oy + 1) * ow];
+            for (ox, o) in d.iter_mut().enumerate() {
+                let x0 = ox * stride;
+                let x1 = if x0 + 1 < w { x0 + 1 } else { x0 };
+                *o = r0[x0].max(r0[x1]).max(r1[x0]).max(r1[x1]);
+            }
+        }
     }
-    // stride 2 (hp, wp even): max over the two trailing size-2 axes.
-    let (oh, ow) = (hp / 2, wp / 2);
-    x.reshape([n * c * oh, 2, ow, 2])
-        .max_dim(3)
-        .max_dim(1)
-        .reshape([n, c, oh, ow])
+    Ok(tensor(out, [n, c, oh, ow], &device))
 }
 
 impl TinyNet {
@@ -142,10 +143,10 @@ impl TinyNet {
         let x = tensor(input, [1, 3, size, size], &self.device);
         let mut x = leaky_relu(self.conv0.forward(x), 0.1);
         for (dw, pw) in &self.seps {
-            x = pool_same(x, 2);
+            x = pool_same(x, 2)?;
             x = leaky_relu(pw.forward(dw.forward(x)), 0.1);
         }
-        x = pool_same(x, 1);
+        x = pool_same(x, 1)?;
         let y = self.conv8.forward(x);
         let [_, c, h, w] = y.dims();
         let chw = to_vec(y)?;
