@@ -63,4 +63,12 @@ fn main() {
             rec.nets().recognition.forward(input.clone(), 1).unwrap();
         })
     );
+    let faces = rec.embed_faces(&img, &one).unwrap();
+    let crops = vec![faces[0].crop.clone()];
+    println!(
+        "recognition net on a real face crop (embed_crops), batch 1: {:.1} ms",
+        min_ms(8, || {
+            rec.embed_crops(&crops).unwrap();
+        })
+    );
 }
