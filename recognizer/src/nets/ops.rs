@@ -312,3 +312,32 @@ impl AnyConv {
         }
     }
 }
+
+/// k×k max-pool, stride `s`, VALID, as a host loop over the NCHW planes (flex's pooling is a
+/// generic windowed loop with index tracking; this is several times faster).
+pub fn max_pool_valid(x: Tensor<4>, k: usize, s: usize) -> Result<Tensor<4>, RecognizerError> {
+    let [n, c, h, w] = x.dims();
+    if h < k || w < k {
+        return Err(RecognizerError::Weights(format!(
+            "max-pool {k}x{k} on a {h}x{w} map"
+        )));
+    }
+    let device = x.device();
+    let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+    let v = to_vec(x)?;
+    let mut out = vec![f32::NEG_INFINITY; n * c * oh * ow];
+    for (src, dst) in v.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow)) {
+        for oy in 0..oh {
+            let d = &mut dst[oy * ow..(oy + 1) * ow];
+            for ky in 0..k {
+                let row = &src[(oy * s + ky) * w..(oy * s + ky + 1) * w];
+                for (ox, o) in d.iter_mut().enumerate() {
+                    for kx in 0..k {
+                        *o = o.max(row[ox * s + kx]);
+                    }
+                }
+            }
+        }
+    }
+    Ok(tensor(out, [n, c, oh, ow], &device))
+}

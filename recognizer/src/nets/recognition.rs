@@ -2,11 +2,13 @@
 //! face crop → 128-D descriptor. The per-channel scale layers are folded into the convs.
 
 use burn::tensor::activation::relu;
-use burn::tensor::module::{avg_pool2d, max_pool2d};
-use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
-use super::ops::{AnyConv, Conv, ConvSpec, InputConv, Padding, conv_from, tensor, to_vec, vec1};
+use super::ops::{
+    AnyConv, Conv, ConvSpec, InputConv, Padding, conv_from, max_pool_valid, tensor, to_vec, vec1,
+};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
 
@@ -125,7 +127,7 @@ impl RecognitionNet {
             self.conv32_down
                 .forward(&input, n, INPUT_SIZE, INPUT_SIZE, &self.device),
         );
-        let mut x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
+        let mut x = max_pool_valid(x, 3, 2)?;
         for b in &self.blocks {
             let y = relu(b.conv1.forward(x.clone())?);
             let mut y = b.conv2.forward(y)?;
