@@ -6,7 +6,7 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
-use super::ops::{Conv, ConvSpec, Padding, conv_from, tensor, to_vec, vec1};
+use super::ops::{Conv, ConvSpec, InputConv, Padding, conv_from, tensor, to_vec, vec1};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
 
@@ -33,6 +33,8 @@ impl Unit {
 /// The landmark network.
 #[derive(Debug, Clone)]
 pub struct LandmarkNet {
+    /// `dense0/conv0` (3 → 32) as host im2col + matmul.
+    conv0: InputConv,
     blocks: Vec<Vec<Unit>>,
     fc_w: Tensor<2>,
     fc_b: Tensor<2>,
@@ -99,7 +101,12 @@ impl LandmarkNet {
         }
         let fw = w.get_shaped("fc/weights", &[256, 136])?;
         let fb = vec1(w, "fc/bias", 136)?;
+        let conv0 = match blocks.first().and_then(|b| b.first()) {
+            Some(Unit::Plain(c)) => InputConv::from_conv(c)?,
+            _ => return Err(RecognizerError::Weights("dense0/conv0 missing".into())),
+        };
         Ok(Self {
+            conv0,
             blocks,
             fc_w: tensor(fw.values.clone(), [256, 136], device),
             fc_b: tensor(fb, [1, 136], device),
@@ -113,16 +120,22 @@ impl LandmarkNet {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let mut x = tensor(input, [n, 3, INPUT_SIZE, INPUT_SIZE], &self.device);
+        let mut x: Option<Tensor<4>> = None;
         for units in &self.blocks {
-            let o1 = relu(units[0].forward(x));
+            let o1 = relu(match x.take() {
+                None => self
+                    .conv0
+                    .forward(&input, n, INPUT_SIZE, INPUT_SIZE, &self.device),
+                Some(x) => units[0].forward(x),
+            });
             let o2 = units[1].forward(o1.clone());
             let s12 = o1 + o2;
             let o3 = units[2].forward(relu(s12.clone()));
             let s123 = s12 + o3;
             let o4 = units[3].forward(relu(s123.clone()));
-            x = relu(s123 + o4);
+            x = Some(relu(s123 + o4));
         }
+        let x = x.ok_or_else(|| RecognizerError::Weights("landmark net has no blocks".into()))?;
         let pooled = avg_pool2d(x, AvgPoolOptions::new([7, 7]).with_stride([2, 2]));
         let [_, c, _, _] = pooled.dims();
         let y = pooled.reshape([n, c]).matmul(self.fc_w.clone()) + self.fc_b.clone();
