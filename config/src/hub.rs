@@ -1,0 +1,235 @@
+//! Settings of the `cavs-hub` binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::{ConfigError, Settings, lenient};
+
+/// Which face detector the recognizer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectorKind {
+    /// SSD MobileNet v1: finds small faces, slower.
+    #[default]
+    Ssd,
+    /// Tiny face detector: fast, misses more faces.
+    Tiny,
+}
+
+/// Everything the hub needs to start. See the README's settings table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct HubSettings {
+    /// Directory for the on-disk database, face crops and the generated secret key.
+    pub data_dir: PathBuf,
+    /// `surrealkv://PATH` (embedded on disk), `mem://` (tests) or `ws://host:port` (server).
+    /// Unset means `surrealkv://{data_dir}/db`.
+    #[serde(deserialize_with = "optional_text")]
+    pub database_url: Option<String>,
+    /// REST API listen address.
+    pub http_addr: SocketAddr,
+    /// Embedded MQTT broker listen address.
+    pub mqtt_addr: SocketAddr,
+    /// JWT signing key; unset means one is generated once and kept in the data dir.
+    #[serde(deserialize_with = "lenient::secret")]
+    pub secret_key: Option<SecretString>,
+    /// Access token lifetime in minutes.
+    pub jwt_access_minutes: u32,
+    /// Refresh token lifetime in minutes.
+    pub jwt_refresh_minutes: u32,
+    /// Largest accepted upload (photos, capture) in bytes.
+    pub max_upload_bytes: u64,
+    /// Confidence at or above which a match is "high" (and auto-approved if enabled).
+    pub threshold_high: f32,
+    /// Confidence below which a face is recorded as unknown.
+    pub threshold_medium: f32,
+    /// Approve high-confidence matches without review (off: every match waits for a teacher).
+    pub auto_approve: bool,
+    /// Origins allowed by CORS (list or comma-separated string); empty allows none.
+    #[serde(deserialize_with = "lenient::list")]
+    pub cors_allowed_origins: Vec<String>,
+    /// Largest MQTT packet the broker accepts, in bytes (frames are JPEGs).
+    pub mqtt_max_payload_bytes: usize,
+    /// Most simultaneous MQTT connections.
+    pub mqtt_max_connections: usize,
+    /// Recognition worker threads; 0 means one per CPU core.
+    pub recognizer_workers: usize,
+    /// Face detector used by the pipeline.
+    pub detector: DetectorKind,
+    /// Smallest face side, in pixels, that is recognised.
+    pub min_face_size: u32,
+    /// Largest decoded image, in pixels.
+    pub max_image_pixels: u64,
+    /// Attendance session window: one record per student and classroom within it.
+    pub session_window_minutes: u32,
+    /// Frames captured further than this from the hub's clock are rejected.
+    pub frame_clock_skew_secs: u32,
+    /// Frames allowed in the recognition pipeline at once; beyond it the oldest queued are dropped.
+    pub max_inflight_frames: usize,
+    /// Most frames per second accepted from one device.
+    pub device_max_fps: f32,
+    /// Heartbeat interval expected from agents, in seconds.
+    pub heartbeat_secs: u32,
+    /// A device that misses this many heartbeats is marked stale.
+    pub stale_after_missed_heartbeats: u32,
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        HubSettings {
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            mqtt_addr: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            secret_key: None,
+            jwt_access_minutes: 60,
+            jwt_refresh_minutes: 7 * 24 * 60,
+            max_upload_bytes: 10 * 1024 * 1024,
+            threshold_high: 0.8,
+            threshold_medium: 0.6,
+            auto_approve: false,
+            cors_allowed_origins: Vec::new(),
+            mqtt_max_payload_bytes: 8 * 1024 * 1024,
+            mqtt_max_connections: 1000,
+            recognizer_workers: 0,
+            detector: DetectorKind::Ssd,
+            min_face_size: 20,
+            max_image_pixels: 40_000_000,
+            session_window_minutes: 60,
+            frame_clock_skew_secs: 600,
+            max_inflight_frames: 32,
+            device_max_fps: 5.0,
+            heartbeat_secs: 30,
+            stale_after_missed_heartbeats: 3,
+        }
+    }
+}
+
+fn optional_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let raw = lenient::text(d)?;
+    Ok((!raw.is_empty()).then_some(raw))
+}
+
+impl HubSettings {
+    /// The database URL in effect: the configured one or the embedded on-disk default.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("surrealkv://{}", self.data_dir.join("db").display()),
+        }
+    }
+
+    /// Recognition workers in effect (resolves 0 to the number of CPU cores).
+    pub fn recognizer_workers(&self) -> usize {
+        match self.recognizer_workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+impl Settings for HubSettings {
+    const KEYS: &'static [&'static str] = &[
+        "data_dir",
+        "database_url",
+        "http_addr",
+        "mqtt_addr",
+        "secret_key",
+        "jwt_access_minutes",
+        "jwt_refresh_minutes",
+        "max_upload_bytes",
+        "threshold_high",
+        "threshold_medium",
+        "auto_approve",
+        "cors_allowed_origins",
+        "mqtt_max_payload_bytes",
+        "mqtt_max_connections",
+        "recognizer_workers",
+        "detector",
+        "min_face_size",
+        "max_image_pixels",
+        "session_window_minutes",
+        "frame_clock_skew_secs",
+        "max_inflight_frames",
+        "device_max_fps",
+        "heartbeat_secs",
+        "stale_after_missed_heartbeats",
+    ];
+
+    const ALIASES: &'static [(&'static str, &'static str)] = &[
+        ("SECRET_KEY", "secret_key"),
+        ("DATABASE_URL", "database_url"),
+        ("JWT_ACCESS_TOKEN_LIFETIME", "jwt_access_minutes"),
+        ("JWT_REFRESH_TOKEN_LIFETIME", "jwt_refresh_minutes"),
+        ("MAX_UPLOAD_SIZE", "max_upload_bytes"),
+        ("CONFIDENCE_THRESHOLD_HIGH", "threshold_high"),
+        ("CONFIDENCE_THRESHOLD_MEDIUM", "threshold_medium"),
+        ("CORS_ALLOWED_ORIGINS", "cors_allowed_origins"),
+    ];
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting: &'static str, value: String, reason: &str| ConfigError::Invalid {
+            setting,
+            value,
+            reason: reason.to_owned(),
+        };
+        for (name, value) in [
+            ("threshold_high", self.threshold_high),
+            ("threshold_medium", self.threshold_medium),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(invalid(name, value.to_string(), "must be between 0 and 1"));
+            }
+        }
+        if self.threshold_medium > self.threshold_high {
+            return Err(invalid(
+                "threshold_medium",
+                self.threshold_medium.to_string(),
+                "must not exceed threshold_high",
+            ));
+        }
+        let url = self.database_url();
+        let known_scheme = ["surrealkv://", "mem://", "ws://", "wss://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme));
+        if !known_scheme {
+            return Err(invalid(
+                "database_url",
+                url,
+                "expected surrealkv://PATH, mem:// or ws://HOST:PORT",
+            ));
+        }
+        let positive = [
+            ("jwt_access_minutes", u64::from(self.jwt_access_minutes)),
+            ("jwt_refresh_minutes", u64::from(self.jwt_refresh_minutes)),
+            ("max_upload_bytes", self.max_upload_bytes),
+            ("max_image_pixels", self.max_image_pixels),
+            ("session_window_minutes", u64::from(self.session_window_minutes)),
+            ("max_inflight_frames", self.max_inflight_frames as u64),
+            ("heartbeat_secs", u64::from(self.heartbeat_secs)),
+            ("stale_after_missed_heartbeats", u64::from(self.stale_after_missed_heartbeats)),
+            ("mqtt_max_connections", self.mqtt_max_connections as u64),
+        ];
+        if let Some((name, value)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(invalid(name, value.to_string(), "must be greater than 0"));
+        }
+        if self.mqtt_max_payload_bytes < 64 * 1024 {
+            return Err(invalid(
+                "mqtt_max_payload_bytes",
+                self.mqtt_max_payload_bytes.to_string(),
+                "must be at least 65536 (frames are JPEG images)",
+            ));
+        }
+        if !(self.device_max_fps > 0.0 && self.device_max_fps.is_finite()) {
+            return Err(invalid(
+                "device_max_fps",
+                self.device_max_fps.to_string(),
+                "must be a positive number",
+            ));
+        }
+        Ok(())
+    }
+}
