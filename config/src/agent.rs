@@ -91,6 +91,10 @@ pub struct AgentSettings {
     pub change_threshold: f32,
     /// Whether capturing is on (the hub may switch it through the config topic).
     pub enabled: bool,
+    /// For a `dir:PATH` source: start again from the first image after the last one.
+    pub source_loop: bool,
+    /// Longest wait between reconnect attempts, in milliseconds (the wait doubles from 500 ms).
+    pub reconnect_max_ms: u64,
 }
 
 impl Default for AgentSettings {
@@ -112,6 +116,8 @@ impl Default for AgentSettings {
             heartbeat_secs: 30,
             change_threshold: 0.02,
             enabled: true,
+            source_loop: false,
+            reconnect_max_ms: 30_000,
         }
     }
 }
@@ -140,6 +146,8 @@ impl Settings for AgentSettings {
         "heartbeat_secs",
         "change_threshold",
         "enabled",
+        "source_loop",
+        "reconnect_max_ms",
     ];
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -180,6 +188,13 @@ impl Settings for AgentSettings {
         }
         if !(1..=100).contains(&self.jpeg_quality) {
             return Err(invalid("jpeg_quality", self.jpeg_quality.to_string(), "must be 1..=100"));
+        }
+        if self.reconnect_max_ms < 100 {
+            return Err(invalid(
+                "reconnect_max_ms",
+                self.reconnect_max_ms.to_string(),
+                "must be at least 100",
+            ));
         }
         if self.capture_interval_ms == 0 || self.heartbeat_secs == 0 || self.spool_max_mb == 0 {
             return Err(invalid(

@@ -6,13 +6,15 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A value could not be parsed into the setting's type.
-    #[error("invalid value for setting `{setting}` (from {origin}): {reason}")]
+    #[error("invalid value for setting `{setting}` (from {origin}): {value:?} ({reason})")]
     Parse {
         /// The setting's name (the TOML key).
         setting: String,
         /// Where the value came from: the file, `.env` or environment variable.
         origin: String,
-        /// The parser's explanation, which quotes the value.
+        /// The value as given.
+        value: String,
+        /// The parser's explanation.
         reason: String,
     },
     /// A value parsed but is out of range or inconsistent with another setting.

@@ -58,7 +58,7 @@ pub fn load<S: Settings>(sources: &Sources) -> Result<S, ConfigError> {
         figment = figment.merge(EnvLayer::new::<S>(format!("{}", dotenv.display()), &pairs));
     }
     figment = figment.merge(EnvLayer::new::<S>("the environment".into(), &sources.env));
-    let settings: S = figment.extract().map_err(parse_error)?;
+    let settings: S = figment.extract().map_err(|e| parse_error(e, &figment))?;
     settings.validate()?;
     Ok(settings)
 }
@@ -155,8 +155,15 @@ impl Provider for EnvLayer {
     }
 }
 
-fn parse_error(error: figment::Error) -> ConfigError {
+fn parse_error(error: figment::Error, figment: &Figment) -> ConfigError {
     let setting = error.path.last().cloned().unwrap_or_else(|| "?".into());
+    let value = figment
+        .find_value(&setting)
+        .map(|v| match v.as_str() {
+            Some(text) => text.to_owned(),
+            None => format!("{v:?}"),
+        })
+        .unwrap_or_default();
     let origin = match &error.metadata {
         Some(meta) => {
             let profile = error.profile.clone().unwrap_or_default();
@@ -173,6 +180,7 @@ fn parse_error(error: figment::Error) -> ConfigError {
     ConfigError::Parse {
         setting,
         origin,
+        value,
         reason: error.kind.to_string(),
     }
 }
