@@ -1,0 +1,294 @@
+//! The MQTT side: broker address, client options (credentials, last will, packet size), topics,
+//! payloads, and one connection whose event loop runs in its own task.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use cavs_config::{AgentSettings, ExposeSecret};
+use cavs_models::protocol::{DeviceState, Heartbeat, StatusPayload, Topic};
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, QoS};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::{AGENT_VERSION, AgentError, MAX_FRAME_BYTES};
+
+/// Largest MQTT packet the client sends or accepts (the frame plus topic and header room).
+pub const MAX_PACKET_BYTES: usize = MAX_FRAME_BYTES + 4096;
+
+/// Parses `mqtt://HOST[:PORT]` (port 1883 by default) into host and port.
+pub fn parse_broker_url(url: &str) -> Result<(String, u16), AgentError> {
+    let bad = |reason: &str| AgentError::BrokerUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let rest = if let Some(rest) = url.strip_prefix("mqtt://") {
+        rest
+    } else if url.starts_with("mqtts://") {
+        return Err(bad(
+            "TLS (mqtts://) is not built into this agent; use mqtt://",
+        ));
+    } else {
+        return Err(bad("expected mqtt://HOST[:PORT]"));
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        }
+    };
+    if host.is_empty() || host.contains(['/', '@']) {
+        return Err(bad("missing or invalid host"));
+    }
+    let port = match port {
+        Some(p) => p.parse::<u16>().map_err(|_| bad("invalid port"))?,
+        None => 1883,
+    };
+    Ok((host.to_owned(), port))
+}
+
+/// The topics of one device.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    /// Where frames go.
+    pub frames: String,
+    /// Retained status.
+    pub status: String,
+    /// Heartbeats.
+    pub heartbeat: String,
+    /// Retained config from the hub.
+    pub config: String,
+}
+
+impl Topics {
+    /// The topics of the configured device and classroom.
+    pub fn new(settings: &AgentSettings) -> Self {
+        Topics {
+            frames: Topic::frames(&settings.classroom_id, &settings.device_id).to_string(),
+            status: Topic::status(&settings.device_id).to_string(),
+            heartbeat: Topic::heartbeat(&settings.device_id).to_string(),
+            config: Topic::config(&settings.device_id).to_string(),
+        }
+    }
+}
+
+/// The status JSON published (retained) on the status topic.
+pub fn status_json(state: DeviceState, reason: Option<&str>) -> Vec<u8> {
+    let status = StatusPayload {
+        agent_version: Some(AGENT_VERSION.to_owned()),
+        reason: reason.map(str::to_owned),
+        ..StatusPayload::now(state)
+    };
+    serde_json::to_vec(&status).unwrap_or_default()
+}
+
+/// The heartbeat JSON: the protocol's [`Heartbeat`] plus the agent's own counters (extra
+/// fields, which readers of the v1 payload ignore).
+#[derive(Debug, Clone, Serialize)]
+pub struct HeartbeatOut {
+    /// The v1 fields.
+    #[serde(flatten)]
+    pub base: Heartbeat,
+    /// Frames the spool's size cap dropped since start.
+    pub spool_dropped: u64,
+    /// Frames the change gate skipped since start.
+    pub frames_skipped: u64,
+}
+
+/// Reads the SoC temperature (Raspberry Pi and most Linux boards), in °C.
+pub fn cpu_temp_c() -> Option<f32> {
+    let text = std::fs::read_to_string("/sys/class/thermal/thermal_zone0/temp").ok()?;
+    text.trim().parse::<f32>().ok().map(|milli| milli / 1000.0)
+}
+
+/// Client options: client id and username = device id, password = secret, 8 MiB packets,
+/// and (for `run`) a retained `offline` last will.
+pub fn mqtt_options(
+    settings: &AgentSettings,
+    topics: &Topics,
+    with_will: bool,
+) -> Result<MqttOptions, AgentError> {
+    let (host, port) = parse_broker_url(&settings.broker_url)?;
+    let mut options = MqttOptions::new(settings.device_id.clone(), host, port);
+    let secret = settings
+        .device_secret
+        .as_ref()
+        .map(|s| s.expose_secret().to_owned())
+        .unwrap_or_default();
+    options
+        .set_credentials(settings.device_id.clone(), secret)
+        .set_keep_alive(Duration::from_secs(20))
+        .set_clean_session(true)
+        .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    if with_will {
+        options.set_last_will(LastWill::new(
+            topics.status.clone(),
+            status_json(DeviceState::Offline, Some("connection lost")),
+            QoS::AtLeastOnce,
+            true,
+        ));
+    }
+    Ok(options)
+}
+
+/// What a publish was, so its packet id can be tied back to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    /// Frame `seq` of the spool.
+    Frame(u64),
+    /// Status, heartbeat or anything else not tracked.
+    Other,
+}
+
+/// One connection attempt: the client handle, the events of its event loop (which runs in its own
+/// task) and the bookkeeping that maps QoS 1 packet ids to spool frames.
+///
+/// rumqttc hands out packet ids when it sends, in the order the publishes were queued, and reports
+/// each as `Outgoing::Publish(pkid)`: queueing tags in the same order ties them together. A
+/// connection is never reused after an error (its unacknowledged frames are still in the spool
+/// and are published again on the next connection), so rumqttc's own resending is never relied on.
+pub struct Connection {
+    /// The client handle.
+    pub client: AsyncClient,
+    events: mpsc::Receiver<Result<Event, rumqttc::ConnectionError>>,
+    task: JoinHandle<()>,
+    queued: VecDeque<Tag>,
+    inflight: HashMap<u16, u64>,
+    frames_pending: usize,
+    /// True after the broker's successful CONNACK.
+    pub connected: bool,
+}
+
+impl Connection {
+    /// Starts connecting with `options`.
+    pub fn start(options: MqttOptions) -> Self {
+        let (client, eventloop) = AsyncClient::new(options, 64);
+        let (tx, events) = mpsc::channel(64);
+        let task = tokio::spawn(drive(eventloop, tx));
+        Connection {
+            client,
+            events,
+            task,
+            queued: VecDeque::new(),
+            inflight: HashMap::new(),
+            frames_pending: 0,
+            connected: false,
+        }
+    }
+
+    /// The next event; `None` when the event loop stopped.
+    pub async fn next_event(&mut self) -> Option<Result<Event, rumqttc::ConnectionError>> {
+        self.events.recv().await
+    }
+
+    /// Queues a publish without waiting; false if the request queue is full.
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        qos: QoS,
+        retain: bool,
+        payload: Vec<u8>,
+        tag: Tag,
+    ) -> bool {
+        match self.client.try_publish(topic, qos, retain, payload) {
+            Ok(()) => {
+                self.queued.push_back(tag);
+                if matches!(tag, Tag::Frame(_)) {
+                    self.frames_pending += 1;
+                }
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "publish not queued");
+                false
+            }
+        }
+    }
+
+    /// Records that rumqttc sent the next queued publish with packet id `pkid`.
+    pub fn on_sent(&mut self, pkid: u16) {
+        if let Some(Tag::Frame(seq)) = self.queued.pop_front()
+            && pkid != 0
+        {
+            self.inflight.insert(pkid, seq);
+        }
+    }
+
+    /// The spool frame acknowledged by PUBACK `pkid`, if it was one.
+    pub fn on_acked(&mut self, pkid: u16) -> Option<u64> {
+        let seq = self.inflight.remove(&pkid)?;
+        self.frames_pending = self.frames_pending.saturating_sub(1);
+        Some(seq)
+    }
+
+    /// Frames queued or sent on this connection and not yet acknowledged.
+    pub fn frames_pending(&self) -> usize {
+        self.frames_pending
+    }
+
+    /// True while any publish (frame or other) awaits its packet id or acknowledgement.
+    pub fn idle(&self) -> bool {
+        self.queued.is_empty() && self.inflight.is_empty()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn drive(
+    mut eventloop: EventLoop,
+    tx: mpsc::Sender<Result<Event, rumqttc::ConnectionError>>,
+) {
+    loop {
+        let event = eventloop.poll().await;
+        let failed = event.is_err();
+        if tx.send(event).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        assert_eq!(
+            parse_broker_url("mqtt://127.0.0.1:1883").expect("ok"),
+            ("127.0.0.1".into(), 1883)
+        );
+        assert_eq!(
+            parse_broker_url("mqtt://hub.local").expect("ok"),
+            ("hub.local".into(), 1883)
+        );
+        assert_eq!(
+            parse_broker_url("mqtt://[::1]:1884/").expect("ok"),
+            ("::1".into(), 1884)
+        );
+        for bad in [
+            "http://x",
+            "mqtt://",
+            "mqtt://h:port",
+            "mqtts://h:8883",
+            "mqtt://u@h",
+        ] {
+            assert!(parse_broker_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn status_payload_carries_version() {
+        let status =
+            StatusPayload::from_slice(&status_json(DeviceState::Online, None)).expect("json");
+        assert_eq!(status.state, DeviceState::Online);
+        assert_eq!(status.agent_version.as_deref(), Some(AGENT_VERSION));
+    }
+}
