@@ -1,1 +1,12 @@
-//! placeholder
+//! CAVS domain types, the MQTT wire protocol and (feature `store`, on by default) the SurrealDB
+//! schema and repositories.
+//!
+//! This crate does no network I/O of its own besides the database client and knows no actor;
+//! the agent uses it with `default-features = false` (no SurrealDB).
+
+pub mod domain;
+pub mod protocol;
+#[cfg(feature = "store")]
+pub mod store;
+
+pub use domain::*;

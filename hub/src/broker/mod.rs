@@ -1,0 +1,100 @@
+//! The embedded rumqttd broker: configuration from [`HubSettings`], device and user
+//! authentication, and the hub's own local links (the bridge that feeds the actors and the
+//! publisher for retained status, config and events).
+
+mod auth;
+mod publisher;
+
+pub use auth::BrokerAuth;
+pub use publisher::Publisher;
+
+use std::collections::HashMap;
+
+use cavs_config::HubSettings;
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// rumqttd refused a local link.
+    #[error("broker link: {0}")]
+    Link(#[from] rumqttd::local::LinkError),
+    /// The broker thread could not be spawned.
+    #[error("broker thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// Bytes kept per topic log segment (a frame topic keeps at most `SEGMENT_COUNT` of them).
+const SEGMENT_BYTES: usize = 1024 * 1024;
+/// Segments kept per topic: together with [`SEGMENT_BYTES`] this bounds memory per topic.
+const SEGMENT_COUNT: usize = 4;
+
+/// rumqttd configuration for the hub: one MQTT 3.1.1 listener on `mqtt_addr`, no console,
+/// no metrics listener, payloads up to `mqtt_max_payload_bytes`, `auth` deciding who connects.
+pub fn broker_config(settings: &HubSettings, auth: BrokerAuth) -> Config {
+    let mut connections = ConnectionSettings {
+        connection_timeout_ms: 10_000,
+        max_payload_size: settings.mqtt_max_payload_bytes,
+        max_inflight_count: 100,
+        auth: None,
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    connections.set_auth_handler(move |client_id, username, password| {
+        let auth = auth.clone();
+        async move { auth.check(client_id, username, password).await }
+    });
+    let server = ServerSettings {
+        name: "cavs-mqtt-v4".into(),
+        listen: settings.mqtt_addr,
+        tls: None,
+        next_connection_delay_ms: 1,
+        connections,
+    };
+    Config {
+        id: 0,
+        router: RouterConfig {
+            max_connections: settings.mqtt_max_connections,
+            max_outgoing_packet_count: 200,
+            max_segment_size: SEGMENT_BYTES.max(settings.mqtt_max_payload_bytes / 2),
+            max_segment_count: SEGMENT_COUNT,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Default::default(),
+        },
+        v4: Some(HashMap::from([("cavs".to_owned(), server)])),
+        v5: None,
+        ws: None,
+        cluster: None,
+        console: None,
+        bridge: None,
+        prometheus: None,
+        metrics: None,
+    }
+}
+
+/// A started broker with the hub's two local links.
+pub struct RunningBroker {
+    /// Link the bridge reads device publishes from.
+    pub bridge_link: (rumqttd::local::LinkTx, rumqttd::local::LinkRx),
+    /// Publisher of retained status/config and events.
+    pub publisher: Publisher,
+}
+
+/// Builds the broker, opens its local links and starts it on a dedicated thread.
+pub fn start(settings: &HubSettings, auth: BrokerAuth) -> Result<RunningBroker, BrokerError> {
+    let mut broker = Broker::new(broker_config(settings, auth));
+    let bridge_link = broker.link("cavs-hub-bridge")?;
+    let (publisher_tx, publisher_rx) = broker.link("cavs-hub-publisher")?;
+    std::thread::Builder::new()
+        .name("mqtt-broker".into())
+        .spawn(move || {
+            if let Err(error) = broker.start() {
+                tracing::error!(%error, "embedded MQTT broker stopped");
+            }
+        })?;
+    Ok(RunningBroker {
+        bridge_link,
+        publisher: Publisher::new(publisher_tx, publisher_rx),
+    })
+}

@@ -1,0 +1,131 @@
+//! Command-line interface of `cavs-hub`.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use cavs_config::{ConfigError, HubSettings, Sources};
+use cavs_models::{Actor, NewUser, Role};
+use clap::{Parser, Subcommand};
+
+/// The CAVS hub: MQTT broker, face recognition and REST API in one process.
+#[derive(Debug, Parser)]
+#[command(name = "cavs-hub", version, about)]
+pub struct Cli {
+    /// TOML settings file (keys as in config/hub.example.toml); env and .env override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub (the default).
+    Serve,
+    /// Apply the database schema and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// `admin` or `teacher`.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from standard input (first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| format!("role must be admin or teacher, not `{text}`"))
+}
+
+/// Exit status for an error: 2 for bad settings, 1 otherwise.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<ConfigError>().is_some() { 2 } else { 1 }
+}
+
+fn load_settings(file: Option<PathBuf>) -> anyhow::Result<HubSettings> {
+    Ok(cavs_config::load::<HubSettings>(&Sources::from_process(file))?)
+}
+
+/// Runs the chosen command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = load_settings(cli.config)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let store = cavs_hub::open_store(&settings).await?;
+            let version = store.migrate().await?;
+            println!("database {} at schema version {version}", settings.database_url());
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    username,
+                    role,
+                    password_stdin: _,
+                },
+        } => {
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("reading the password from standard input")?;
+            let password = input.lines().next().unwrap_or("").to_owned();
+            if password.is_empty() {
+                bail!("no password on standard input");
+            }
+            let store = cavs_hub::open_store(&settings).await?;
+            let user = store
+                .users()
+                .create(
+                    &NewUser {
+                        username,
+                        password,
+                        role,
+                    },
+                    &Actor::System,
+                )
+                .await?;
+            println!("created {} user {} ({})", user.role.as_str(), user.username, user.id);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: HubSettings) -> anyhow::Result<()> {
+    let hub = cavs_hub::start(settings).await?;
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    hub.shutdown().await;
+    actix::System::current().stop();
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for SIGINT")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The CAVS hub: opens the store, embeds the MQTT broker, runs the recognition actors and
+//! serves the REST API. The `cavs-hub` binary is a thin CLI over [`start`]; tests start the
+//! hub in-process with the same function.
+
+pub mod broker;
+mod error;
+mod http;
+pub mod pipeline;
+pub mod secret;
+
+pub use error::HubError;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cavs_api::{ApiConfig, ApiState};
+use cavs_config::HubSettings;
+use cavs_models::store::Store;
+use tokio::sync::oneshot;
+
+/// How long in-flight HTTP requests get to finish on shutdown.
+pub const HTTP_GRACE: Duration = Duration::from_secs(3);
+
+/// A running hub. Dropping it without [`RunningHub::shutdown`] leaves it running until the
+/// process (or actix system) ends.
+pub struct RunningHub {
+    /// Address the REST API listens on (the real port when 0 was configured).
+    pub http_addr: SocketAddr,
+    /// Address of the embedded MQTT broker.
+    pub mqtt_addr: SocketAddr,
+    /// The store, for tests and admin commands.
+    pub store: Store,
+    /// The recognition pipeline (the API's `Pipeline` implementation).
+    pub pipeline: pipeline::HubPipeline,
+    stop_http: Option<oneshot::Sender<()>>,
+    http_done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningHub {
+    /// Stops accepting requests, lets in-flight ones finish (≤ [`HTTP_GRACE`]) and returns
+    /// once the HTTP server has stopped. Every acknowledged write is already durable.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop_http.take() {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.http_done.take() {
+            let _ = done.await;
+        }
+        tracing::info!("hub stopped");
+    }
+}
+
+/// Opens the database named by the settings (creating the data dir for embedded engines).
+pub async fn open_store(settings: &HubSettings) -> Result<Store, HubError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|source| HubError::DataDir {
+        path: settings.data_dir.display().to_string(),
+        source,
+    })?;
+    Ok(Store::open(&settings.database_url()).await?)
+}
+
+/// Starts every part of the hub. Must run inside an actix `System` (see `actix::System`).
+pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
+    let store = open_store(&settings).await?;
+    let secret_key = secret::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
+
+    let auth = broker::BrokerAuth::new(store.clone(), tokio::runtime::Handle::current());
+    let broker = broker::start(&settings, auth)?;
+    let pipeline = pipeline::HubPipeline::start(&settings, store.clone(), broker).await?;
+    let metrics = Arc::clone(&pipeline.parts().metrics);
+
+    let state = ApiState {
+        store: store.clone(),
+        pipeline: Arc::new(pipeline.clone()),
+        config: Arc::new(ApiConfig {
+            secret_key,
+            access_minutes: settings.jwt_access_minutes,
+            refresh_minutes: settings.jwt_refresh_minutes,
+            max_upload_bytes: settings.max_upload_bytes,
+            cors_allowed_origins: settings.cors_allowed_origins.clone(),
+            data_dir: settings.data_dir.clone(),
+        }),
+    };
+    let (http_addr, stop_http, http_done) = http::serve(settings.http_addr, state, metrics).await?;
+    tracing::info!(%http_addr, mqtt_addr = %settings.mqtt_addr, "hub ready");
+    Ok(RunningHub {
+        http_addr,
+        mqtt_addr: settings.mqtt_addr,
+        store,
+        pipeline,
+        stop_http: Some(stop_http),
+        http_done: Some(http_done),
+    })
+}

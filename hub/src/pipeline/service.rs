@@ -1,0 +1,230 @@
+//! Starts the actors and implements the API's [`Pipeline`] trait on top of them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Addr};
+use async_trait::async_trait;
+use bytes::Bytes;
+use cavs_api::{CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError};
+use cavs_config::HubSettings;
+use cavs_models::protocol::SigningKey;
+use cavs_models::store::{Store, StoreError};
+use cavs_models::{Device, DeviceStatus};
+use cavs_recognizer::{DecodeLimits, RecognizerConfig, Thresholds};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::gallery::SharedGallery;
+use super::health::{DeviceHealth, DeviceUpdated, HealthTiming, LoadDevices};
+use super::messages::FrameJob;
+use super::metrics::Metrics;
+use super::pool::{self, Embed, RecognizerWorker};
+use super::router::{FrameRouter, KnownDevice, RouterLimits, SetDevice, SetDevices, SubmitCapture};
+use super::writer::{AttendanceWriter, WriterSettings};
+use crate::broker::RunningBroker;
+
+/// The running actors.
+#[derive(Clone)]
+pub struct PipelineParts {
+    /// FrameRouter.
+    pub router: Addr<FrameRouter>,
+    /// RecognizerPool.
+    pub pool: Addr<RecognizerWorker>,
+    /// DeviceHealth.
+    pub health: Addr<DeviceHealth>,
+    /// Shared gallery.
+    pub gallery: SharedGallery,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The hub's implementation of the API's pipeline interface.
+#[derive(Clone)]
+pub struct HubPipeline {
+    parts: PipelineParts,
+    store: Store,
+}
+
+/// How long a REST capture waits for its result.
+const CAPTURE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn known(device: &Device, signing_key: Option<&str>) -> KnownDevice {
+    KnownDevice {
+        classroom_id: device.classroom_id.clone(),
+        signing_key: signing_key.and_then(SigningKey::from_hex),
+        active: device.status == DeviceStatus::Active,
+    }
+}
+
+/// The recognizer configuration the settings ask for.
+pub fn recognizer_config(settings: &HubSettings) -> RecognizerConfig {
+    let mut config = match settings.detector {
+        cavs_config::DetectorKind::Ssd => RecognizerConfig::default(),
+        cavs_config::DetectorKind::Tiny => RecognizerConfig::tiny(),
+    };
+    config.min_face_size = settings.min_face_size;
+    config
+}
+
+impl HubPipeline {
+    /// Starts every actor (inside the current actix system), loads the gallery and devices,
+    /// and starts the broker bridge.
+    pub async fn start(
+        settings: &HubSettings,
+        store: Store,
+        broker: RunningBroker,
+    ) -> Result<Self, StoreError> {
+        let RunningBroker {
+            bridge_link,
+            publisher,
+        } = broker;
+        let metrics = Metrics::new();
+        let gallery = SharedGallery::default();
+        gallery.reload(&store).await?;
+        let limits = DecodeLimits {
+            max_pixels: settings.max_image_pixels,
+            ..DecodeLimits::default()
+        };
+        let workers = settings.recognizer_workers();
+        let pool = pool::start(
+            workers,
+            recognizer_config(settings),
+            limits,
+            gallery.clone(),
+            Arc::clone(&metrics),
+        );
+        let writer = AttendanceWriter::new(
+            store.clone(),
+            publisher.clone(),
+            WriterSettings {
+                thresholds: Thresholds {
+                    high: settings.threshold_high,
+                    medium: settings.threshold_medium,
+                },
+                auto_approve: settings.auto_approve,
+                session_window: chrono::Duration::minutes(i64::from(settings.session_window_minutes)),
+                data_dir: settings.data_dir.clone(),
+            },
+            Arc::clone(&metrics),
+        )
+        .start();
+        let health = DeviceHealth::new(
+            store.clone(),
+            publisher.clone(),
+            HealthTiming {
+                heartbeat: Duration::from_secs(u64::from(settings.heartbeat_secs.max(1))),
+                missed_for_stale: settings.stale_after_missed_heartbeats,
+            },
+            Arc::clone(&metrics),
+        )
+        .start();
+        let router = FrameRouter::new(
+            RouterLimits {
+                max_inflight: workers * 2,
+                max_queued: settings.max_inflight_frames.max(1),
+                device_max_fps: settings.device_max_fps,
+                clock_skew: Duration::from_secs(u64::from(settings.frame_clock_skew_secs)),
+                max_image_bytes: settings.mqtt_max_payload_bytes,
+                max_pixels: settings.max_image_pixels,
+            },
+            pool.clone(),
+            writer,
+            health.clone(),
+            Arc::clone(&metrics),
+        )
+        .start();
+
+        let devices = store.devices().all().await?;
+        let mut known_devices = HashMap::new();
+        for device in &devices {
+            let key = store
+                .devices()
+                .credentials(&device.device_id)
+                .await?
+                .and_then(|c| c.signing_key);
+            known_devices.insert(device.device_id.clone(), known(device, key.as_deref()));
+        }
+        router.do_send(SetDevices(known_devices));
+        health.do_send(LoadDevices(devices));
+        if let Err(error) = super::bridge::start(bridge_link, router.clone(), health.clone()) {
+            tracing::error!(%error, "could not start the MQTT bridge");
+        }
+        tracing::info!(workers, "recognition pipeline started");
+        Ok(HubPipeline {
+            parts: PipelineParts {
+                router,
+                pool,
+                health,
+                gallery,
+                metrics,
+            },
+            store,
+        })
+    }
+
+    /// The running actors.
+    pub fn parts(&self) -> &PipelineParts {
+        &self.parts
+    }
+}
+
+#[async_trait]
+impl Pipeline for HubPipeline {
+    async fn capture(&self, request: CaptureRequest) -> Result<CaptureOutcome, PipelineError> {
+        let (reply, outcome) = oneshot::channel();
+        self.parts.router.do_send(SubmitCapture(FrameJob {
+            frame_id: Uuid::now_v7(),
+            device_id: request.device_id,
+            classroom_id: request.classroom_id,
+            captured_at: request.captured_at,
+            image: Bytes::from(request.image),
+            received_at: Instant::now(),
+            reply: Some(reply),
+        }));
+        match tokio::time::timeout(CAPTURE_TIMEOUT, outcome).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(PipelineError::Unavailable("pipeline dropped the capture".into())),
+            Err(_) => Err(PipelineError::Busy),
+        }
+    }
+
+    async fn embed_photo(&self, image: Vec<u8>) -> Result<Vec<EnrollmentFace>, PipelineError> {
+        self.parts
+            .pool
+            .send(Embed(image))
+            .await
+            .map_err(|e| PipelineError::Unavailable(e.to_string()))?
+    }
+
+    async fn gallery_changed(&self) {
+        if let Err(error) = self.parts.gallery.reload(&self.store).await {
+            tracing::error!(%error, "could not reload the face gallery");
+        }
+    }
+
+    async fn device_changed(&self, device_id: &str, device: Option<&Device>) {
+        let known_device = match device {
+            Some(device) => {
+                let key = match self.store.devices().credentials(&device.device_id).await {
+                    Ok(creds) => creds.and_then(|c| c.signing_key),
+                    Err(error) => {
+                        tracing::error!(%error, device_id, "could not read device credentials");
+                        None
+                    }
+                };
+                Some(known(device, key.as_deref()))
+            }
+            None => None,
+        };
+        self.parts.router.do_send(SetDevice {
+            device_id: device_id.to_owned(),
+            known: known_device,
+        });
+        self.parts.health.do_send(DeviceUpdated {
+            device_id: device_id.to_owned(),
+            device: device.cloned(),
+        });
+    }
+}

@@ -1,0 +1,167 @@
+//! The `cavs-hub` binary: start-up errors, admin commands, serve + health + clean SIGTERM.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HUB: &str = env!("CARGO_BIN_EXE_cavs-hub");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A command with a clean environment apart from PATH, run in `dir` (so no stray `.env`).
+fn hub(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(HUB);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .current_dir(dir);
+    cmd
+}
+
+#[test]
+fn malformed_config_file_fails_with_the_setting_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("hub.toml");
+    std::fs::write(&file, "http_addr = \"not an address\"\n").expect("write");
+    let out = hub(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("http_addr"), "{stderr}");
+    assert!(stderr.contains("not an address"), "{stderr}");
+
+    std::fs::write(&file, "no_such_setting = 1\n").expect("write");
+    let out = hub(dir.path()).arg("--config").arg(&file).arg("migrate").output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_setting"));
+
+    std::fs::write(&file, "this is [not toml").expect("write");
+    let out = hub(dir.path()).arg("--config").arg(&file).arg("migrate").output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn malformed_env_value_fails_with_the_setting_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = hub(dir.path())
+        .env("CONFIDENCE_THRESHOLD_HIGH", "very")
+        .arg("migrate")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("threshold_high"), "{stderr}");
+    assert!(stderr.contains("very"), "{stderr}");
+
+    let out = hub(dir.path())
+        .env("CAVS_SECRET_KEY", "super-secret-value-that-must-not-leak")
+        .env("CAVS_THRESHOLD_MEDIUM", "0.9")
+        .arg("migrate")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("threshold_medium"), "{stderr}");
+    assert!(!stderr.contains("super-secret-value"), "secret leaked: {stderr}");
+}
+
+#[test]
+fn migrate_and_user_create_work_on_an_on_disk_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = hub(dir.path()).arg("migrate").output().expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 1"));
+
+    let create = |name: &str| {
+        let mut child = hub(dir.path())
+            .args(["user", "create", "--username", name, "--role", "admin", "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"long-enough-password\n")
+            .expect("write");
+        child.wait_with_output().expect("wait")
+    };
+    let out = create("admin");
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created admin user admin"));
+    let again = create("admin");
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("taken"));
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, response))
+}
+
+#[test]
+fn serve_answers_health_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http, mqtt) = (free_port(), free_port());
+    let mut child = hub(dir.path())
+        .env("CAVS_HTTP_ADDR", format!("127.0.0.1:{http}"))
+        .env("CAVS_MQTT_ADDR", format!("127.0.0.1:{mqtt}"))
+        .env("CAVS_RECOGNIZER_WORKERS", "1")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut health = None;
+    while health.is_none() && Instant::now() < until {
+        health = http_get(http, "/api/health");
+        if health.is_none() {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let (status, body) = health.expect("health answered");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"database\":\"ok\""), "{body}");
+    assert!(body.contains("\"schema_version\":1"), "{body}");
+    assert!(dir.path().join("data/secret_key").exists(), "generated key kept in the data dir");
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let until = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > until {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("hub did not stop within 5 s of SIGTERM");
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(http_get(http, "/api/health").is_none(), "HTTP port closed");
+}

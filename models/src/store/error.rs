@@ -1,0 +1,60 @@
+//! Errors of the store.
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No record with this id (or unique key).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for, e.g. "student S123".
+        what: String,
+    },
+    /// A unique field already holds this value.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The data is not acceptable (schema assertion, bad reference, wrong version).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The database could not be reached.
+    #[error("cannot open database {url}: {reason}")]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// The driver's message.
+        reason: String,
+    },
+    /// Any other database failure.
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl StoreError {
+    /// Not found, naming what.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        StoreError::NotFound { what: what.into() }
+    }
+
+    /// Classifies a driver error: unique-index violations become [`StoreError::Conflict`],
+    /// schema assertion and type failures [`StoreError::Invalid`], the rest
+    /// [`StoreError::Storage`].
+    pub(crate) fn storage(error: surrealdb::Error) -> Self {
+        let message = error.to_string();
+        let lower = message.to_ascii_lowercase();
+        if lower.contains("already contains") || lower.contains("already exists") {
+            StoreError::Conflict(message)
+        } else if lower.contains("couldn't coerce")
+            || lower.contains("expected a")
+            || lower.contains("assert")
+            || lower.contains("but found")
+        {
+            StoreError::Invalid(message)
+        } else {
+            StoreError::Storage(message)
+        }
+    }
+
+    /// A row came back in a shape the repository did not expect.
+    pub(crate) fn decode(table: &str, error: serde_json::Error) -> Self {
+        StoreError::Storage(format!("unexpected {table} row: {error}"))
+    }
+}

@@ -1,0 +1,170 @@
+//! Enrolled face descriptors.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use surrealdb::Surreal;
+use surrealdb::engine::any::Any;
+use uuid::Uuid;
+
+use super::StoreError;
+use super::query::{self, Vars, de_record, run};
+use crate::{Actor, EMBEDDING_LEN, Face, NewAudit};
+
+#[derive(Deserialize)]
+struct FaceRow {
+    #[serde(deserialize_with = "de_record")]
+    id: Uuid,
+    #[serde(deserialize_with = "de_record")]
+    student: Uuid,
+    embedding: Vec<f32>,
+    source_path: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<FaceRow> for Face {
+    fn from(row: FaceRow) -> Self {
+        Face {
+            id: row.id,
+            student_id: row.student,
+            embedding: row.embedding,
+            source_path: row.source_path,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Repository of `face` records.
+pub struct FacesRepo<'a> {
+    db: &'a Surreal<Any>,
+}
+
+impl<'a> FacesRepo<'a> {
+    pub(crate) fn new(db: &'a Surreal<Any>) -> Self {
+        FacesRepo { db }
+    }
+
+    /// Stores a descriptor for a student; `Invalid` unless it has 128 finite values,
+    /// `NotFound` if the student does not exist.
+    pub async fn add(
+        &self,
+        student_id: Uuid,
+        embedding: &[f32],
+        source_path: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Face, StoreError> {
+        if embedding.len() != EMBEDDING_LEN || embedding.iter().any(|v| !v.is_finite()) {
+            return Err(StoreError::Invalid(format!(
+                "a face embedding needs {EMBEDDING_LEN} finite values, got {}",
+                embedding.len()
+            )));
+        }
+        let id = Uuid::now_v7();
+        let audit = NewAudit {
+            actor: actor.clone(),
+            action: "enroll".into(),
+            target_table: "face".into(),
+            target_id: Some(id.to_string()),
+            meta: serde_json::json!({ "student_id": student_id, "source_path": source_path }),
+        };
+        let sql = query::transaction(
+            "LET $student = type::record('student', $student_id);
+             IF $student.id = NONE { THROW 'student not found' };
+             CREATE type::record('face', $id) SET student = $student, embedding = $embedding, source_path = $source_path;",
+            &audit,
+        );
+        let embedding_json = serde_json::Value::Array(
+            embedding
+                .iter()
+                .map(|v| {
+                    serde_json::Number::from_f64(f64::from(*v))
+                        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+                })
+                .collect(),
+        );
+        run(
+            self.db,
+            sql,
+            Vars::new()
+                .uuid("id", id)
+                .uuid("student_id", student_id)
+                .json("embedding", embedding_json)
+                .opt_str("source_path", source_path)
+                .audit(&audit),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Storage(msg) if msg.contains("student not found") => {
+                StoreError::not_found(format!("student {student_id}"))
+            }
+            other => other,
+        })?;
+        let mut response = run(
+            self.db,
+            "SELECT * FROM ONLY type::record('face', $id);",
+            Vars::new().uuid("id", id),
+        )
+        .await?;
+        query::one::<FaceRow>(&mut response, 0, "face")?
+            .map(Face::from)
+            .ok_or_else(|| StoreError::not_found(format!("face {id}")))
+    }
+
+    /// Every descriptor of one student.
+    pub async fn for_student(&self, student_id: Uuid) -> Result<Vec<Face>, StoreError> {
+        let mut response = run(
+            self.db,
+            "SELECT * FROM face WHERE student = type::record('student', $student_id) ORDER BY created_at;",
+            Vars::new().uuid("student_id", student_id),
+        )
+        .await?;
+        Ok(query::rows::<FaceRow>(&mut response, 0, "face")?
+            .into_iter()
+            .map(Face::from)
+            .collect())
+    }
+
+    /// Every enrolled descriptor with its student's name (to build the matching gallery).
+    pub async fn all(&self) -> Result<Vec<(Face, String)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            #[serde(flatten)]
+            face: FaceRow,
+            full_name: Option<String>,
+        }
+        let mut response = run(
+            self.db,
+            "SELECT *, student.full_name AS full_name FROM face;",
+            Vars::new(),
+        )
+        .await?;
+        Ok(query::rows::<Row>(&mut response, 0, "face")?
+            .into_iter()
+            .map(|row| (Face::from(row.face), row.full_name.unwrap_or_default()))
+            .collect())
+    }
+
+    /// Deletes one descriptor.
+    pub async fn delete(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
+        let audit = NewAudit {
+            actor: actor.clone(),
+            action: "delete".into(),
+            target_table: "face".into(),
+            target_id: Some(id.to_string()),
+            meta: serde_json::json!({}),
+        };
+        let sql = query::transaction(
+            "IF type::record('face', $id).id = NONE { THROW 'face not found' };
+             DELETE type::record('face', $id);",
+            &audit,
+        );
+        run(self.db, sql, Vars::new().uuid("id", id).audit(&audit))
+            .await
+            .map_err(|e| match e {
+                StoreError::Storage(msg) if msg.contains("face not found") => {
+                    StoreError::not_found(format!("face {id}"))
+                }
+                other => other,
+            })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+//! The SurrealDB store: schema, connection and one repository per table.
+//!
+//! [`Store::open`] accepts `surrealkv://PATH` (embedded, on disk; opened with `sync=every` unless
+//! the URL says otherwise, so an acknowledged write survives a crash), `mem://` (tests) and
+//! `ws://[user:pass@]host:port` / `wss://` (a SurrealDB server or cluster). The schema is applied
+//! idempotently on every open and its version recorded in `meta:schema`.
+//!
+//! Every mutation takes the [`Actor`](crate::Actor) who makes it and writes its audit entry in
+//! the same transaction.
+
+mod attendance;
+mod audit;
+mod devices;
+mod error;
+mod faces;
+mod query;
+mod schema;
+mod students;
+mod tokens;
+mod users;
+
+pub use attendance::AttendanceRepo;
+pub use audit::AuditRepo;
+pub use devices::DevicesRepo;
+pub use error::StoreError;
+pub use faces::FacesRepo;
+pub use schema::SCHEMA_VERSION;
+pub use students::StudentsRepo;
+pub use tokens::TokensRepo;
+pub use users::{UsersRepo, hash_secret, verify_secret};
+
+use surrealdb::Surreal;
+use surrealdb::engine::any::Any;
+
+use query::Vars;
+
+/// Namespace and database the hub uses.
+const NAMESPACE: &str = "cavs";
+const DATABASE: &str = "cavs";
+
+/// A handle on the database; cheap to clone and share between tasks.
+#[derive(Clone)]
+pub struct Store {
+    db: Surreal<Any>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Store {
+    /// Connects to `url`, selects the `cavs` namespace and database and applies the schema.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let (endpoint, credentials) = split_credentials(&with_sync_mode(url));
+        let db = surrealdb::engine::any::connect(endpoint.as_str())
+            .await
+            .map_err(|e| StoreError::Connect {
+                url: redact(url),
+                reason: e.to_string(),
+            })?;
+        if let Some((username, password)) = credentials {
+            db.signin(surrealdb::opt::auth::Root { username, password })
+                .await
+                .map_err(|e| StoreError::Connect {
+                    url: redact(url),
+                    reason: format!("sign-in failed: {e}"),
+                })?;
+        }
+        db.use_ns(NAMESPACE)
+            .use_db(DATABASE)
+            .await
+            .map_err(StoreError::storage)?;
+        let store = Store { db };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the schema (idempotent) and records [`SCHEMA_VERSION`]. Refuses a database whose
+    /// recorded version is newer than this build's.
+    pub async fn migrate(&self) -> Result<i64, StoreError> {
+        let mut found = self
+            .db
+            .query("SELECT VALUE version FROM ONLY meta:schema")
+            .await
+            .map_err(StoreError::storage)?;
+        let recorded: Option<i64> = found.take(0).unwrap_or(None);
+        if let Some(version) = recorded
+            && version > SCHEMA_VERSION
+        {
+            return Err(StoreError::Invalid(format!(
+                "database schema version {version} is newer than this hub's {SCHEMA_VERSION}; upgrade the hub"
+            )));
+        }
+        let sql = format!(
+            "BEGIN TRANSACTION;{}UPSERT meta:schema SET version = $version, applied_at = time::now();COMMIT TRANSACTION;",
+            schema::SCHEMA
+        );
+        self.db
+            .query(sql)
+            .bind(Vars::new().int("version", SCHEMA_VERSION).into_json())
+            .await
+            .and_then(|r| r.check())
+            .map_err(StoreError::storage)?;
+        Ok(SCHEMA_VERSION)
+    }
+
+    /// The schema version recorded in the database.
+    pub async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
+        let mut found = self
+            .db
+            .query("SELECT VALUE version FROM ONLY meta:schema")
+            .await
+            .map_err(StoreError::storage)?;
+        found.take(0).map_err(StoreError::storage)
+    }
+
+    /// Round-trips a trivial query: true when the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db
+            .query("RETURN 1")
+            .await
+            .and_then(|r| r.check())
+            .map(|_| ())
+            .map_err(StoreError::storage)
+    }
+
+    /// Users.
+    pub fn users(&self) -> UsersRepo<'_> {
+        UsersRepo::new(&self.db)
+    }
+
+    /// Students.
+    pub fn students(&self) -> StudentsRepo<'_> {
+        StudentsRepo::new(&self.db)
+    }
+
+    /// Face descriptors.
+    pub fn faces(&self) -> FacesRepo<'_> {
+        FacesRepo::new(&self.db)
+    }
+
+    /// Devices.
+    pub fn devices(&self) -> DevicesRepo<'_> {
+        DevicesRepo::new(&self.db)
+    }
+
+    /// Attendance records.
+    pub fn attendance(&self) -> AttendanceRepo<'_> {
+        AttendanceRepo::new(&self.db)
+    }
+
+    /// Audit log.
+    pub fn audit(&self) -> AuditRepo<'_> {
+        AuditRepo::new(&self.db)
+    }
+
+    /// Refresh tokens (single use).
+    pub fn tokens(&self) -> TokensRepo<'_> {
+        TokensRepo::new(&self.db)
+    }
+}
+
+/// Adds `?sync=every` to a `surrealkv://` URL that sets no options, so each commit is fsynced.
+fn with_sync_mode(url: &str) -> String {
+    if url.starts_with("surrealkv://") && !url.contains('?') {
+        format!("{url}?sync=every")
+    } else {
+        url.to_owned()
+    }
+}
+
+/// Splits `ws://user:pass@host:port` into the URL without credentials and the credentials.
+fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    if !matches!(scheme, "ws" | "wss" | "http" | "https") {
+        return (url.to_owned(), None);
+    }
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (
+                format!("{scheme}://{host}"),
+                Some((user.to_owned(), pass.to_owned())),
+            )
+        }
+        None => (url.to_owned(), None),
+    }
+}
+
+/// The URL with any password replaced, for messages.
+fn redact(url: &str) -> String {
+    match split_credentials(url) {
+        (endpoint, Some((user, _))) => endpoint.replacen("://", &format!("://{user}:***@"), 1),
+        (endpoint, None) => endpoint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(with_sync_mode("surrealkv://data/db"), "surrealkv://data/db?sync=every");
+        assert_eq!(with_sync_mode("surrealkv://d?sync=1s"), "surrealkv://d?sync=1s");
+        assert_eq!(with_sync_mode("mem://"), "mem://");
+        assert_eq!(
+            split_credentials("ws://root:pw@db:8000"),
+            ("ws://db:8000".into(), Some(("root".into(), "pw".into())))
+        );
+        assert_eq!(split_credentials("ws://db:8000").1, None);
+        assert_eq!(redact("ws://root:pw@db:8000"), "ws://root:***@db:8000");
+    }
+}
