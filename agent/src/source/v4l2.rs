@@ -42,7 +42,7 @@ impl V4l2Source {
             && format.width == want.width
             && format.height == want.height
         {
-            return Ok(format.clone());
+            return Ok(*format);
         }
         let mut chosen = None;
         for fourcc in [b"MJPG", b"YUYV"] {
@@ -65,7 +65,7 @@ impl V4l2Source {
         let format =
             chosen.ok_or_else(|| camera(&self.path, "supports neither MJPG nor YUYV".into()))?;
         tracing::info!(device = %self.path, format = %format, "camera format set");
-        self.format = Some(format.clone());
+        self.format = Some(format);
         Ok(format)
     }
 }
