@@ -105,6 +105,12 @@ pub fn cpu_temp_c() -> Option<f32> {
     text.trim().parse::<f32>().ok().map(|milli| milli / 1000.0)
 }
 
+/// Free bytes for unprivileged users on the file system holding `path`.
+pub fn disk_free(path: &std::path::Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(path).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
 /// Client options: client id and username = device id, password = secret, 8 MiB packets,
 /// and (for `run`) a retained `offline` last will.
 pub fn mqtt_options(
@@ -282,6 +288,15 @@ mod tests {
         ] {
             assert!(parse_broker_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn disk_free_of_the_temp_dir() {
+        assert!(disk_free(&std::env::temp_dir()).is_some_and(|b| b > 0));
+        assert_eq!(
+            disk_free(std::path::Path::new("/definitely/not/here")),
+            None
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@ use rumqttc::{Event, Incoming, Outgoing, QoS};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until, timeout_at};
 
-use crate::link::{Connection, HeartbeatOut, Tag, Topics, cpu_temp_c, mqtt_options, status_json};
+use crate::link::{
+    Connection, HeartbeatOut, Tag, Topics, cpu_temp_c, disk_free, mqtt_options, status_json,
+};
 use crate::live::Live;
 use crate::pipeline::{Capture, Signer, Step};
 use crate::spool::{Spool, SpoolError};
@@ -327,7 +329,7 @@ impl Runner {
     fn publish_heartbeat(&self, c: &mut Connection) {
         let (depth, dropped, disk_free) = {
             let spool = lock(&self.spool);
-            (spool.len() as u64, spool.dropped(), None)
+            (spool.len() as u64, spool.dropped(), disk_free(spool.dir()))
         };
         let beat = HeartbeatOut {
             base: Heartbeat {

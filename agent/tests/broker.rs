@@ -432,6 +432,7 @@ async fn retained_online_then_last_will_offline_then_clean_offline() {
     let beat = hb.next(Duration::from_secs(5)).await.expect("a heartbeat");
     let beat = Heartbeat::from_slice(&beat.payload).expect("heartbeat json");
     assert!(beat.spool_depth < 1000);
+    assert!(beat.disk_free.is_some_and(|b| b > 0), "{beat:?}");
 
     // The network goes away: the broker publishes the agent's retained last will.
     relay.down().await;
