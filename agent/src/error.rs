@@ -1,7 +1,5 @@
 //! The agent library's error type.
 
-use std::path::PathBuf;
-
 /// Why the agent could not start, capture, store or publish.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -20,14 +18,6 @@ pub enum AgentError {
         /// The URL as configured.
         url: String,
         /// What is wrong with it.
-        reason: String,
-    },
-    /// An image file given to `send` could not be read.
-    #[error("cannot read image {path}: {reason}")]
-    Image {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
         reason: String,
     },
     /// The broker refused or dropped the connection, or did not answer in time.

@@ -152,6 +152,41 @@ mod tests {
     use cavs_models::protocol::{decode_frame, verify_header};
 
     #[test]
+    fn step_spools_signed_frames_and_gate_skips_repeats() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let photo = tmp.path().join("still.png");
+        image::RgbImage::from_fn(80, 60, |x, y| image::Rgb([x as u8 * 3, y as u8 * 4, 90]))
+            .save(&photo)
+            .expect("write png");
+        let spool = Arc::new(Mutex::new(
+            Spool::open(tmp.path().join("spool"), 1 << 20).expect("spool"),
+        ));
+        let live = Live {
+            enabled: true,
+            interval: std::time::Duration::from_millis(100),
+            resolution: Resolution {
+                width: 40,
+                height: 40,
+            },
+            jpeg_quality: 75,
+        };
+        let source =
+            crate::source::open(&format!("file:{}", photo.display()), false).expect("open");
+        let mut capture = Capture::new(source, 0.02, Signer::new("cam-1", "room-1", "secret"));
+        let Step::Stored { seq, .. } = capture.step(&live, &spool).expect("first") else {
+            panic!("the first frame must be stored");
+        };
+        assert!(matches!(
+            capture.step(&live, &spool).expect("second"),
+            Step::Skipped(_)
+        ));
+        let stored = spool.lock().expect("lock").read(seq).expect("read");
+        let (header, image) = decode_frame(&stored).expect("envelope");
+        assert_eq!((header.seq, header.width, header.height), (seq, 40, 30));
+        verify_header(&header, image, &SigningKey::derive("secret")).expect("signature");
+    }
+
+    #[test]
     fn fits_within_resolution_and_signs() {
         let img = DynamicImage::ImageRgb8(image::RgbImage::new(800, 400));
         let max = Resolution {

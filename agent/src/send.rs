@@ -34,10 +34,7 @@ pub async fn send_images(
     let base_seq = chrono::Utc::now().timestamp_millis().max(0) as u64;
     let mut frames = Vec::with_capacity(images.len());
     for (i, path) in images.iter().enumerate() {
-        let image = load_image(path).map_err(|e| AgentError::Image {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let image = load_image(path)?;
         let jpeg = encode_jpeg(&image, settings.resolution, settings.jpeg_quality)?;
         let (header, bytes) = signer.envelope(&jpeg, base_seq + i as u64);
         if bytes.len() > MAX_FRAME_BYTES {
