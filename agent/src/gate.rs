@@ -4,7 +4,6 @@
 //! thumbnails, scaled to 0..1, is compared with the `change_threshold` setting.
 
 use image::DynamicImage;
-use image::imageops::FilterType;
 
 const THUMB_W: u32 = 32;
 const THUMB_H: u32 = 24;
@@ -53,7 +52,7 @@ impl ChangeGate {
 
 fn thumbnail(image: &DynamicImage) -> Vec<u8> {
     image
-        .resize_exact(THUMB_W, THUMB_H, FilterType::Triangle)
+        .thumbnail_exact(THUMB_W, THUMB_H)
         .to_luma8()
         .into_raw()
 }
