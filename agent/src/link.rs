@@ -131,14 +131,20 @@ pub fn mqtt_options(
         .set_clean_session(true)
         .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
     if with_will {
-        options.set_last_will(LastWill::new(
-            topics.status.clone(),
-            status_json(DeviceState::Offline, Some("connection lost")),
-            QoS::AtLeastOnce,
-            true,
-        ));
+        options.set_last_will(offline_will(topics));
     }
     Ok(options)
+}
+
+/// The last will: a retained `offline` status. Its `since` can only be the time the will is
+/// built (the broker publishes it as is), so the runner builds a fresh one for every connection.
+pub fn offline_will(topics: &Topics) -> LastWill {
+    LastWill::new(
+        topics.status.clone(),
+        status_json(DeviceState::Offline, Some("connection lost")),
+        QoS::AtLeastOnce,
+        true,
+    )
 }
 
 /// What a publish was, so its packet id can be tied back to it.

@@ -13,7 +13,8 @@ use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until, timeout_at};
 
 use crate::link::{
-    Connection, HeartbeatOut, Tag, Topics, cpu_temp_c, disk_free, mqtt_options, status_json,
+    Connection, HeartbeatOut, Tag, Topics, cpu_temp_c, disk_free, mqtt_options, offline_will,
+    status_json,
 };
 use crate::live::Live;
 use crate::pipeline::{Capture, Signer, Step};
@@ -198,7 +199,9 @@ impl Runner {
                 },
                 _ = sleep_until(retry_at), if conn.is_none() => {
                     tracing::debug!("connecting to the broker");
-                    conn = Some(Connection::start(options.clone()));
+                    let mut options = options.clone();
+                    options.set_last_will(offline_will(&self.topics));
+                    conn = Some(Connection::start(options));
                     self.cursor = None;
                 }
                 _ = wake.notified() => {}
