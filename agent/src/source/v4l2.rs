@@ -112,7 +112,7 @@ fn camera(path: &str, reason: String) -> SourceError {
 fn yuyv_to_rgb(data: &[u8], width: u32, height: u32, stride: u32) -> Option<DynamicImage> {
     let stride = (stride.max(width * 2)) as usize;
     // YUYV packs two pixels in four bytes, so its width is always even.
-    if width % 2 != 0 || data.len() < stride * height as usize {
+    if !width.is_multiple_of(2) || data.len() < stride * height as usize {
         return None;
     }
     let clamp = |v: f32| v.clamp(0.0, 255.0) as u8;
