@@ -144,3 +144,26 @@ fn yuyv_to_rgb(data: &[u8], width: u32, height: u32, stride: u32) -> Option<Dyna
     }
     Some(DynamicImage::ImageRgb8(img))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yuyv_grey_and_colour() {
+        // Two pixels per 4 bytes: Y0 U Y1 V. Neutral chroma gives grey.
+        let grey = yuyv_to_rgb(&[100, 128, 200, 128], 2, 1, 4).expect("converts");
+        let grey = grey.to_rgb8();
+        assert_eq!(grey.get_pixel(0, 0).0, [100, 100, 100]);
+        assert_eq!(grey.get_pixel(1, 0).0, [200, 200, 200]);
+        // Strong V is red.
+        let red = yuyv_to_rgb(&[76, 85, 76, 255], 2, 1, 4)
+            .expect("converts")
+            .to_rgb8();
+        let [r, g, b] = red.get_pixel(0, 0).0;
+        assert!(r > 200 && g < 40 && b < 40, "{r} {g} {b}");
+        // Short buffers and odd widths are refused, not indexed past.
+        assert!(yuyv_to_rgb(&[0; 3], 2, 1, 4).is_none());
+        assert!(yuyv_to_rgb(&[0; 8], 3, 1, 6).is_none());
+    }
+}
