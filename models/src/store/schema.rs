@@ -42,7 +42,7 @@ DEFINE FIELD OVERWRITE state ON device TYPE string DEFAULT "unknown";
 DEFINE FIELD OVERWRITE last_seen ON device TYPE option<datetime>;
 DEFINE FIELD OVERWRITE secret_hash ON device TYPE option<string>;
 DEFINE FIELD OVERWRITE signing_key ON device TYPE option<string>;
-DEFINE FIELD OVERWRITE config ON device FLEXIBLE TYPE object;
+DEFINE FIELD OVERWRITE config ON device TYPE object FLEXIBLE;
 DEFINE FIELD OVERWRITE created_at ON device TYPE datetime DEFAULT time::now();
 DEFINE INDEX OVERWRITE device_id_unique ON device FIELDS device_id UNIQUE;
 
@@ -71,7 +71,7 @@ DEFINE FIELD OVERWRITE device_id ON audit TYPE option<string>;
 DEFINE FIELD OVERWRITE action ON audit TYPE string;
 DEFINE FIELD OVERWRITE target_table ON audit TYPE string;
 DEFINE FIELD OVERWRITE target_id ON audit TYPE option<string>;
-DEFINE FIELD OVERWRITE meta ON audit FLEXIBLE TYPE object DEFAULT {};
+DEFINE FIELD OVERWRITE meta ON audit TYPE object FLEXIBLE DEFAULT {};
 DEFINE FIELD OVERWRITE timestamp ON audit TYPE datetime DEFAULT time::now();
 DEFINE INDEX OVERWRITE audit_timestamp ON audit FIELDS timestamp;
 

@@ -1,0 +1,255 @@
+//! `/api/auth/...`: login, refresh (rotating, single-use refresh tokens), register (admins
+//! create users) and me.
+
+use chrono::{DateTime, TimeZone, Utc};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use cavs_models::store::StoreError;
+use cavs_models::{Actor, NewAudit, NewUser, Role, User};
+
+use crate::ApiState;
+use crate::auth::BearerAuth;
+use crate::error::{ApiError, ApiResult};
+use crate::jwt::{TokenError, TokenService, TokenType};
+use crate::tags::ApiTags;
+
+/// A role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum RoleName {
+    /// May do everything.
+    Admin,
+    /// Reviews attendance; reads students and devices.
+    Teacher,
+}
+
+impl From<Role> for RoleName {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => RoleName::Admin,
+            Role::Teacher => RoleName::Teacher,
+        }
+    }
+}
+
+impl From<RoleName> for Role {
+    fn from(role: RoleName) -> Self {
+        match role {
+            RoleName::Admin => Role::Admin,
+            RoleName::Teacher => Role::Teacher,
+        }
+    }
+}
+
+/// Credentials.
+#[derive(Debug, Object)]
+pub struct LoginRequest {
+    /// Username.
+    #[oai(validator(min_length = 1, max_length = 150))]
+    pub username: String,
+    /// Password.
+    #[oai(validator(min_length = 1, max_length = 1024))]
+    pub password: String,
+}
+
+/// An access and a refresh token (simplejwt's names).
+#[derive(Debug, Object)]
+pub struct TokenPair {
+    /// Access token: `Authorization: Bearer <access>`.
+    pub access: String,
+    /// Refresh token, single use: exchange it at `/api/auth/refresh`.
+    pub refresh: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Always `Bearer`.
+    pub token_type: String,
+}
+
+/// A refresh token to exchange.
+#[derive(Debug, Object)]
+pub struct RefreshRequest {
+    /// The refresh token from login or the previous refresh.
+    #[oai(validator(min_length = 1, max_length = 4096))]
+    pub refresh: String,
+}
+
+/// A new user.
+#[derive(Debug, Object)]
+pub struct RegisterRequest {
+    /// Unique login name (not blank).
+    #[oai(validator(min_length = 1, max_length = 150, pattern = r"\S"))]
+    pub username: String,
+    /// At least 8 characters.
+    #[oai(validator(min_length = 8, max_length = 1024))]
+    pub password: String,
+    /// Role.
+    pub role: RoleName,
+}
+
+/// A user account.
+#[derive(Debug, Object)]
+pub struct UserOut {
+    /// Record id.
+    pub id: Uuid,
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: RoleName,
+    /// Inactive users cannot sign in.
+    pub active: bool,
+    /// When the user was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserOut {
+    fn from(user: User) -> Self {
+        UserOut {
+            id: user.id,
+            username: user.username,
+            role: user.role.into(),
+            active: user.active,
+            created_at: user.created_at,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum Created {
+    /// The user was created.
+    #[oai(status = 201)]
+    User(Json<UserOut>),
+}
+
+pub(crate) struct AccountApi {
+    state: ApiState,
+}
+
+impl AccountApi {
+    pub(crate) fn new(state: ApiState) -> Self {
+        AccountApi { state }
+    }
+
+    /// Issues an access + refresh pair and remembers the refresh token.
+    async fn pair_for(&self, user: &User) -> ApiResult<TokenPair> {
+        let tokens = TokenService::new(&self.state.config);
+        let (access, access_claims) = tokens
+            .issue(user, TokenType::Access)
+            .map_err(ApiError::internal)?;
+        let (refresh, refresh_claims) = tokens
+            .issue(user, TokenType::Refresh)
+            .map_err(ApiError::internal)?;
+        let expires_at = Utc
+            .timestamp_opt(refresh_claims.exp, 0)
+            .single()
+            .unwrap_or_else(Utc::now);
+        self.state
+            .store
+            .tokens()
+            .issue(refresh_claims.jti, user.id, expires_at)
+            .await?;
+        Ok(TokenPair {
+            access,
+            refresh,
+            expires_in: (access_claims.exp - access_claims.iat).max(0) as u64,
+            token_type: "Bearer".into(),
+        })
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Auth")]
+impl AccountApi {
+    /// Signs in: answers an access and a refresh token.
+    #[oai(path = "/auth/login", method = "post")]
+    async fn login(&self, body: Json<LoginRequest>) -> ApiResult<Json<TokenPair>> {
+        let user = self
+            .state
+            .store
+            .users()
+            .verify_login(body.username.trim(), &body.password)
+            .await?
+            .ok_or_else(|| {
+                ApiError::with_slug(401, "invalid-credentials", "wrong username or password")
+            })?;
+        let pair = self.pair_for(&user).await?;
+        let audit = NewAudit {
+            actor: Actor::User(user.id),
+            action: "login".into(),
+            target_table: "user".into(),
+            target_id: Some(user.id.to_string()),
+            meta: serde_json::json!({ "username": user.username }),
+        };
+        if let Err(error) = self.state.store.audit().record(&audit).await {
+            tracing::warn!(%error, "cannot audit login");
+        }
+        tracing::info!(user = %user.username, "login");
+        Ok(Json(pair))
+    }
+
+    /// Exchanges a refresh token for a new pair; the old refresh token stops working.
+    #[oai(path = "/auth/refresh", method = "post")]
+    async fn refresh(&self, body: Json<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
+        let claims = TokenService::new(&self.state.config)
+            .verify(&body.refresh, TokenType::Refresh)
+            .map_err(|e| match e {
+                TokenError::Expired => {
+                    ApiError::with_slug(401, "token-expired", "the refresh token has expired")
+                }
+                other => ApiError::with_slug(401, "token-invalid", other.to_string()),
+            })?;
+        let user_id = self
+            .state
+            .store
+            .tokens()
+            .consume(claims.jti)
+            .await?
+            .ok_or_else(|| {
+                ApiError::with_slug(
+                    401,
+                    "token-reused",
+                    "this refresh token was already used or revoked",
+                )
+            })?;
+        let user = match self.state.store.users().get(user_id).await {
+            Ok(user) if user.active => user,
+            Ok(_) | Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::with_slug(
+                    401,
+                    "user-inactive",
+                    "this account is disabled or deleted",
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        Ok(Json(self.pair_for(&user).await?))
+    }
+
+    /// Creates a teacher or admin account (admin only).
+    #[oai(path = "/auth/register", method = "post")]
+    async fn register(&self, auth: BearerAuth, body: Json<RegisterRequest>) -> ApiResult<Created> {
+        auth.0.require_admin()?;
+        let body = body.0;
+        let user = self
+            .state
+            .store
+            .users()
+            .create(
+                &NewUser {
+                    username: body.username,
+                    password: body.password,
+                    role: body.role.into(),
+                },
+                &auth.0.actor(),
+            )
+            .await?;
+        tracing::info!(user = %user.username, role = user.role.as_str(), "user registered");
+        Ok(Created::User(Json(user.into())))
+    }
+
+    /// The signed-in user.
+    #[oai(path = "/auth/me", method = "get")]
+    async fn me(&self, auth: BearerAuth) -> ApiResult<Json<UserOut>> {
+        Ok(Json(auth.0.user.into()))
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests of the REST API on an in-memory store, through poem's test client, with
+//! a test pipeline on the real recognizer.
+
+mod common;
+
+mod attendance;
+mod auth;
+mod devices;
+mod enroll;
+mod errors;
+mod roles;
+mod students;
