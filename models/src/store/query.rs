@@ -112,10 +112,10 @@ impl Vars {
 pub(crate) fn audit_statement(audit: &NewAudit) -> &'static str {
     match audit.actor {
         Actor::User(_) => {
-            "CREATE audit SET actor_kind = $audit_kind, user = type::record('user', $audit_user), action = $audit_action, target_table = $audit_table, target_id = $audit_target, meta = $audit_meta;"
+            "CREATE type::record('audit', <string> rand::uuid::v7()) SET actor_kind = $audit_kind, user = type::record('user', $audit_user), action = $audit_action, target_table = $audit_table, target_id = $audit_target, meta = $audit_meta;"
         }
         _ => {
-            "CREATE audit SET actor_kind = $audit_kind, device_id = $audit_device, action = $audit_action, target_table = $audit_table, target_id = $audit_target, meta = $audit_meta;"
+            "CREATE type::record('audit', <string> rand::uuid::v7()) SET actor_kind = $audit_kind, device_id = $audit_device, action = $audit_action, target_table = $audit_table, target_id = $audit_target, meta = $audit_meta;"
         }
     }
 }
