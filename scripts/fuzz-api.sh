@@ -3,6 +3,9 @@
 #
 #   scripts/fuzz-api.sh                 # builds and starts a throw-away hub (temp data dir,
 #                                       # loopback ports), creates an admin, fuzzes, stops it
+#   CAVS_FUZZ_MODE=standalone scripts/fuzz-api.sh
+#                                       # the same against the API alone (example `fuzz_server`:
+#                                       # in-memory store, stub pipeline), no hub needed
 #   CAVS_FUZZ_URL=http://127.0.0.1:8000 CAVS_FUZZ_USER=admin CAVS_FUZZ_PASSWORD=... \
 #     scripts/fuzz-api.sh               # fuzzes an already running hub
 #
@@ -39,7 +42,32 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-if [[ -z "${CAVS_FUZZ_URL:-}" ]]; then
+wait_ready() {
+  for _ in $(seq 1 240); do
+    if curl -fsS "$CAVS_FUZZ_URL/api/health" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$HUB_PID" 2>/dev/null; then
+      echo "the server exited:" >&2
+      cat "$WORK/hub.log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "the server did not answer /api/health" >&2
+  exit 1
+}
+
+if [[ -z "${CAVS_FUZZ_URL:-}" && "${CAVS_FUZZ_MODE:-hub}" == "standalone" ]]; then
+  WORK="$(mktemp -d)"
+  HTTP_PORT="$(free_port)"
+  CAVS_FUZZ_USER="fuzz-admin"
+  CAVS_FUZZ_PASSWORD="fuzz-password-$(date +%s)"
+  (cd "$ROOT" && cargo build --release -p cavs-api --example fuzz_server)
+  "${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/fuzz_server" \
+    "127.0.0.1:$HTTP_PORT" "$CAVS_FUZZ_USER" "$CAVS_FUZZ_PASSWORD" >"$WORK/hub.log" 2>&1 &
+  HUB_PID=$!
+  CAVS_FUZZ_URL="http://127.0.0.1:$HTTP_PORT"
+  wait_ready
+elif [[ -z "${CAVS_FUZZ_URL:-}" ]]; then
   WORK="$(mktemp -d)"
   HTTP_PORT="$(free_port)"
   MQTT_PORT="$(free_port)"
@@ -59,15 +87,7 @@ if [[ -z "${CAVS_FUZZ_URL:-}" ]]; then
   "$HUB" serve >"$WORK/hub.log" 2>&1 &
   HUB_PID=$!
   CAVS_FUZZ_URL="http://127.0.0.1:$HTTP_PORT"
-  for _ in $(seq 1 120); do
-    if curl -fsS "$CAVS_FUZZ_URL/api/health" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$HUB_PID" 2>/dev/null; then
-      echo "the hub exited:" >&2
-      cat "$WORK/hub.log" >&2
-      exit 1
-    fi
-    sleep 0.5
-  done
+  wait_ready
 fi
 
 : "${CAVS_FUZZ_USER:?set CAVS_FUZZ_USER (an admin) when CAVS_FUZZ_URL is set}"
