@@ -94,13 +94,17 @@ impl AuditApi {
         #[oai(validator(max_length = 128))]
         target_id: Query<Option<String>>,
         /// At or after (YYYY-MM-DD or RFC 3339).
-        #[oai(validator(max_length = 64))]
+        #[oai(validator(
+            pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+        ))]
         date_from: Query<Option<String>>,
         /// Up to (YYYY-MM-DD: that whole day; RFC 3339: before that instant).
-        #[oai(validator(max_length = 64))]
+        #[oai(validator(
+            pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+        ))]
         date_to: Query<Option<String>>,
         /// 1-based page.
-        #[oai(validator(minimum(value = "1")))]
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000000")))]
         page: Query<Option<u64>>,
         /// Items per page (1-500, default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
@@ -109,7 +113,7 @@ impl AuditApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
         /// Items skipped (alternative to `page`).
-        #[oai(validator(maximum(value = "1000000000")))]
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
         offset: Query<Option<u64>>,
     ) -> ApiResult<Json<AuditPage>> {
         auth.0.require_admin()?;

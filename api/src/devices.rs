@@ -230,7 +230,7 @@ impl DevicesApi {
         #[oai(validator(max_length = 64))]
         classroom_id: Query<Option<String>>,
         /// 1-based page.
-        #[oai(validator(minimum(value = "1")))]
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000000")))]
         page: Query<Option<u64>>,
         /// Items per page (1-500, default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
@@ -239,7 +239,7 @@ impl DevicesApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
         /// Items skipped (alternative to `page`).
-        #[oai(validator(maximum(value = "1000000000")))]
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
         offset: Query<Option<u64>>,
     ) -> ApiResult<Json<DevicePage>> {
         auth.0.require_staff()?;

@@ -243,15 +243,78 @@ impl From<PipelineError> for ApiError {
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The methods of every documented path, to answer 405 with an `Allow` header.
+#[derive(Debug, Default)]
+pub(crate) struct AllowTable(Vec<(Vec<String>, String)>);
+
+impl AllowTable {
+    /// Reads the paths and methods of an OpenAPI document whose server is `/api`.
+    pub(crate) fn from_spec(spec: &str) -> Self {
+        let value: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut table = Vec::new();
+        if let Some(paths) = value.get("paths").and_then(|p| p.as_object()) {
+            for (path, item) in paths {
+                let methods: Vec<String> = item
+                    .as_object()
+                    .map(|ops| {
+                        ops.keys()
+                            .filter(|m| {
+                                matches!(m.as_str(), "get" | "post" | "put" | "delete" | "patch")
+                            })
+                            .map(|m| m.to_ascii_uppercase())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let segments = path
+                    .trim_start_matches('/')
+                    .split('/')
+                    .map(str::to_owned)
+                    .collect();
+                table.push((segments, methods.join(", ")));
+            }
+        }
+        AllowTable(table)
+    }
+
+    /// The `Allow` value for a request path (`/api/...`).
+    fn allow(&self, path: &str) -> Option<&str> {
+        let rest = path.strip_prefix("/api")?;
+        let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+        self.0
+            .iter()
+            .find(|(template, _)| {
+                template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t.starts_with('{') || t == s)
+            })
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
 /// Middleware endpoint: answers every error, and every error status without a problem body,
-/// as `application/problem+json`.
+/// as `application/problem+json` (405 with an `Allow` header).
 pub(crate) struct ProblemEndpoint<E> {
     inner: E,
+    allow: AllowTable,
 }
 
 impl<E> ProblemEndpoint<E> {
-    pub(crate) fn new(inner: E) -> Self {
-        ProblemEndpoint { inner }
+    pub(crate) fn new(inner: E, allow: AllowTable) -> Self {
+        ProblemEndpoint { inner, allow }
+    }
+
+    fn with_allow(&self, path: &str, mut response: Response) -> Response {
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED
+            && let Some(allow) = self.allow.allow(path)
+            && let Ok(value) = poem::http::HeaderValue::from_str(allow)
+        {
+            response
+                .headers_mut()
+                .insert(poem::http::header::ALLOW, value);
+        }
+        response
     }
 }
 
@@ -302,6 +365,13 @@ impl<E: Endpoint> Endpoint for ProblemEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Self::Output> {
+        let path = req.uri().path().to_owned();
+        self.problem(req).await.map(|r| self.with_allow(&path, r))
+    }
+}
+
+impl<E: Endpoint> ProblemEndpoint<E> {
+    async fn problem(&self, req: Request) -> poem::Result<Response> {
         let outcome = self.inner.call(req).await;
         let response = match outcome {
             Ok(output) => output.into_response(),

@@ -108,6 +108,7 @@ fn cors(origins: &[String]) -> Cors {
 /// Builds the whole HTTP application: `/api/...`, `/api/openapi.json` and `/docs`.
 pub fn app(state: ApiState) -> impl Endpoint + 'static {
     let service = service(&state);
+    let allow = error::AllowTable::from_spec(&service.spec());
     let spec = service.spec_endpoint();
     let ui = service.swagger_ui();
     let max_upload = state.config.max_upload_bytes;
@@ -119,6 +120,10 @@ pub fn app(state: ApiState) -> impl Endpoint + 'static {
         .data(state);
     let inner = error::ProblemEndpoint::new(
         limits::BodyLimit::new(routes, max_upload).with(poem::middleware::Tracing),
+        allow,
     );
-    error::ProblemEndpoint::new(inner.with_if(!origins.is_empty(), cors(&origins)))
+    error::ProblemEndpoint::new(
+        inner.with_if(!origins.is_empty(), cors(&origins)),
+        error::AllowTable::default(),
+    )
 }

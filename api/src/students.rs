@@ -93,6 +93,7 @@ page_type!(StudentPage, StudentOut, "A page of students.");
 #[derive(Debug, Multipart)]
 pub struct PhotosForm {
     /// JPEG or PNG photos, each showing exactly one face.
+    #[oai(validator(min_items = 1))]
     pub photos: Vec<Upload>,
 }
 
@@ -247,7 +248,7 @@ impl StudentsApi {
         #[oai(validator(max_length = 200))]
         search: Query<Option<String>>,
         /// 1-based page.
-        #[oai(validator(minimum(value = "1")))]
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000000000")))]
         page: Query<Option<u64>>,
         /// Items per page (1-500, default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
@@ -256,7 +257,7 @@ impl StudentsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
         /// Items skipped (alternative to `page`).
-        #[oai(validator(maximum(value = "1000000000")))]
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000")))]
         offset: Query<Option<u64>>,
     ) -> ApiResult<Json<StudentPage>> {
         auth.0.require_staff()?;
