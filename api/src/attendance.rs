@@ -133,10 +133,10 @@ pub struct ReviewIn {
     /// `approve` or `reject`.
     pub decision: Decision,
     /// Reassign the record to this student (id or student number).
-    #[oai(validator(min_length = 1, max_length = 64))]
+    #[oai(nullable, validator(min_length = 1, max_length = 64))]
     pub student_id: Option<String>,
     /// Notes.
-    #[oai(validator(max_length = 2000))]
+    #[oai(nullable, validator(max_length = 2000))]
     pub notes: Option<String>,
 }
 

@@ -145,11 +145,13 @@ pub struct DeviceIn {
     #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
     pub classroom_id: String,
     /// Free-text location.
-    #[oai(validator(max_length = 200))]
+    #[oai(nullable, validator(max_length = 200))]
     pub location: Option<String>,
     /// Administrative status (default `active`).
+    #[oai(nullable)]
     pub status: Option<DeviceStatusName>,
     /// Capture configuration (default: enabled, 5000 ms, 640x480, quality 80).
+    #[oai(nullable)]
     pub config: Option<DeviceConfigDto>,
 }
 

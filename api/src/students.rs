@@ -65,13 +65,13 @@ pub struct StudentIn {
     #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
     pub full_name: String,
     /// E-mail address.
-    #[oai(validator(max_length = 254, pattern = "^$|@"))]
+    #[oai(nullable, validator(max_length = 254, pattern = "^$|@"))]
     pub email: Option<String>,
     /// Department.
-    #[oai(validator(max_length = 200))]
+    #[oai(nullable, validator(max_length = 200))]
     pub department: Option<String>,
     /// Year of study.
-    #[oai(validator(minimum(value = "0"), maximum(value = "100")))]
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "100")))]
     pub year: Option<i64>,
 }
 
