@@ -14,6 +14,7 @@ use crate::auth::BearerAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::jwt::{TokenError, TokenService, TokenType};
 use crate::tags::ApiTags;
+use crate::text::Text;
 
 /// A role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -48,10 +49,10 @@ impl From<RoleName> for Role {
 pub struct LoginRequest {
     /// Username.
     #[oai(validator(min_length = 1, max_length = 150))]
-    pub username: String,
+    pub username: Text,
     /// Password.
     #[oai(validator(min_length = 1, max_length = 1024))]
-    pub password: String,
+    pub password: Text,
 }
 
 /// An access and a refresh token (simplejwt's names).
@@ -72,7 +73,7 @@ pub struct TokenPair {
 pub struct RefreshRequest {
     /// The refresh token from login or the previous refresh.
     #[oai(validator(min_length = 1, max_length = 4096))]
-    pub refresh: String,
+    pub refresh: Text,
 }
 
 /// A new user.
@@ -80,10 +81,10 @@ pub struct RefreshRequest {
 pub struct RegisterRequest {
     /// Unique login name (not blank).
     #[oai(validator(min_length = 1, max_length = 150, pattern = r"\S"))]
-    pub username: String,
+    pub username: Text,
     /// At least 8 characters.
     #[oai(validator(min_length = 8, max_length = 1024))]
-    pub password: String,
+    pub password: Text,
     /// Role.
     pub role: RoleName,
 }
@@ -167,7 +168,7 @@ impl AccountApi {
             .state
             .store
             .users()
-            .verify_login(body.username.trim(), &body.password)
+            .verify_login(body.username.0.trim(), &body.password.0)
             .await?
             .ok_or_else(|| {
                 ApiError::with_slug(401, "invalid-credentials", "wrong username or password")
@@ -191,7 +192,7 @@ impl AccountApi {
     #[oai(path = "/auth/refresh", method = "post")]
     async fn refresh(&self, body: Json<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
         let claims = TokenService::new(&self.state.config)
-            .verify(&body.refresh, TokenType::Refresh)
+            .verify(&body.refresh.0, TokenType::Refresh)
             .map_err(|e| match e {
                 TokenError::Expired => {
                     ApiError::with_slug(401, "token-expired", "the refresh token has expired")
@@ -236,8 +237,8 @@ impl AccountApi {
             .users()
             .create(
                 &NewUser {
-                    username: body.username,
-                    password: body.password,
+                    username: body.username.0,
+                    password: body.password.0,
                     role: body.role.into(),
                 },
                 &auth.0.actor(),

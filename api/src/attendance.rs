@@ -14,6 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Paging, page_type};
 use crate::photos;
 use crate::tags::ApiTags;
+use crate::text::Text;
 use crate::timeparam::parse_time;
 
 /// Review state of a record.
@@ -134,10 +135,10 @@ pub struct ReviewIn {
     pub decision: Decision,
     /// Reassign the record to this student (id or student number).
     #[oai(nullable, validator(min_length = 1, max_length = 64))]
-    pub student_id: Option<String>,
+    pub student_id: Option<Text>,
     /// Notes.
     #[oai(nullable, validator(max_length = 2000))]
-    pub notes: Option<String>,
+    pub notes: Option<Text>,
 }
 
 #[derive(ApiResponse)]
@@ -311,7 +312,7 @@ impl AttendanceApi {
         auth.0.require_staff()?;
         let id = Self::parse_id(&id.0)?;
         let body = body.0;
-        let student_id = match body.student_id.as_deref() {
+        let student_id = match body.student_id.as_ref().map(|t| t.0.as_str()) {
             None => None,
             Some(key) => Some(
                 self.state
@@ -336,7 +337,7 @@ impl AttendanceApi {
                 Decision::Reject => ReviewStatus::Rejected,
             },
             student_id,
-            notes: body.notes,
+            notes: body.notes.map(Text::into_inner),
             reviewer_id: auth.0.user.id,
         };
         let record = self.state.store.attendance().review(id, &review).await?;

@@ -18,6 +18,7 @@ use crate::auth::BearerAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Paging, page_type};
 use crate::tags::ApiTags;
+use crate::text::Text;
 
 /// Administrative status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -63,7 +64,7 @@ pub struct DeviceConfigDto {
     #[oai(validator(
         pattern = r"^(1[6-9]|[2-9][0-9]|[1-9][0-9]{2}|[1-7][0-9]{3}|80[0-9]{2}|81[0-8][0-9]|819[0-2])x(1[6-9]|[2-9][0-9]|[1-9][0-9]{2}|[1-7][0-9]{3}|80[0-9]{2}|81[0-8][0-9]|819[0-2])$"
     ))]
-    pub resolution: String,
+    pub resolution: Text,
     /// JPEG quality, 1-100.
     #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
     pub jpeg_quality: u8,
@@ -74,7 +75,7 @@ impl From<DeviceConfig> for DeviceConfigDto {
         DeviceConfigDto {
             enabled: c.enabled,
             capture_interval_ms: c.capture_interval_ms,
-            resolution: c.resolution,
+            resolution: Text(c.resolution),
             jpeg_quality: c.jpeg_quality,
         }
     }
@@ -85,7 +86,7 @@ impl From<DeviceConfigDto> for DeviceConfig {
         DeviceConfig {
             enabled: c.enabled,
             capture_interval_ms: c.capture_interval_ms,
-            resolution: c.resolution,
+            resolution: c.resolution.0,
             jpeg_quality: c.jpeg_quality,
         }
     }
@@ -140,13 +141,13 @@ impl From<Device> for DeviceOut {
 pub struct DeviceIn {
     /// Unique device id: 1-64 of `A-Z a-z 0-9 _ . -`.
     #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
-    pub device_id: String,
+    pub device_id: Text,
     /// Classroom id: 1-64 of `A-Z a-z 0-9 _ . -`.
     #[oai(validator(pattern = r"^[A-Za-z0-9_.\-]{1,64}$"))]
-    pub classroom_id: String,
+    pub classroom_id: Text,
     /// Free-text location.
     #[oai(nullable, validator(max_length = 200))]
-    pub location: Option<String>,
+    pub location: Option<Text>,
     /// Administrative status (default `active`).
     #[oai(nullable)]
     pub status: Option<DeviceStatusName>,
@@ -158,9 +159,9 @@ pub struct DeviceIn {
 impl From<DeviceIn> for DeviceFields {
     fn from(d: DeviceIn) -> Self {
         DeviceFields {
-            device_id: d.device_id,
-            classroom_id: d.classroom_id,
-            location: d.location,
+            device_id: d.device_id.0,
+            classroom_id: d.classroom_id.0,
+            location: d.location.map(Text::into_inner),
             status: d.status.map_or(DeviceStatus::Active, Into::into),
             config: d.config.map(Into::into).unwrap_or_default(),
         }

@@ -25,6 +25,7 @@ pub mod photos;
 mod pipeline;
 mod students;
 mod tags;
+pub mod text;
 mod timeparam;
 
 pub use config::ApiConfig;

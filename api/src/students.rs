@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Paging, page_type};
 use crate::photos::{self, PhotoRejection};
 use crate::tags::ApiTags;
+use crate::text::Text;
 
 /// An enrolled student.
 #[derive(Debug, Object)]
@@ -60,16 +61,16 @@ impl From<Student> for StudentOut {
 pub struct StudentIn {
     /// Unique school number.
     #[oai(validator(min_length = 1, max_length = 64, pattern = r"\S"))]
-    pub student_number: String,
+    pub student_number: Text,
     /// Full name.
     #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
-    pub full_name: String,
+    pub full_name: Text,
     /// E-mail address.
     #[oai(nullable, validator(max_length = 254, pattern = "^$|@"))]
-    pub email: Option<String>,
+    pub email: Option<Text>,
     /// Department.
     #[oai(nullable, validator(max_length = 200))]
-    pub department: Option<String>,
+    pub department: Option<Text>,
     /// Year of study.
     #[oai(nullable, validator(minimum(value = "0"), maximum(value = "100")))]
     pub year: Option<i64>,
@@ -78,10 +79,10 @@ pub struct StudentIn {
 impl From<StudentIn> for StudentFields {
     fn from(s: StudentIn) -> Self {
         StudentFields {
-            student_number: s.student_number,
-            full_name: s.full_name,
-            email: s.email,
-            department: s.department,
+            student_number: s.student_number.0,
+            full_name: s.full_name.0,
+            email: s.email.map(Text::into_inner),
+            department: s.department.map(Text::into_inner),
             year: s.year,
         }
     }

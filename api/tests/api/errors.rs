@@ -26,6 +26,14 @@ async fn malformed_json_unknown_routes_and_methods_are_problems() {
         )
         .await;
     wrong_shape.assert_problem(400, "malformed-request");
+    // JSON numbers and booleans are not strings.
+    env.post(
+        "/api/students",
+        &env.admin,
+        serde_json::json!({ "student_number": "S1", "full_name": false }),
+    )
+    .await
+    .assert_problem(400, "malformed-request");
     let login_garbage = read(
         env.client
             .post("/api/auth/login")
