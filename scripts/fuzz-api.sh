@@ -100,6 +100,8 @@ TOKEN="$(curl -fsS -X POST "$CAVS_FUZZ_URL/api/auth/login" \
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])')"
 
 echo "fuzzing $CAVS_FUZZ_URL/api/openapi.json (max $MAX_EXAMPLES examples per operation)" >&2
+# schemathesis keeps a cache in ./.schemathesis: run it outside the checkout.
+cd "${WORK:-$(mktemp -d)}"
 set +e
 "$VENV/bin/schemathesis" run "$CAVS_FUZZ_URL/api/openapi.json" \
   --url "$CAVS_FUZZ_URL/api" \
