@@ -5,9 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use cavs_config::{AgentSettings, ExposeSecret};
-use cavs_models::protocol::{DeviceState, Heartbeat, StatusPayload, Topic};
+use cavs_models::protocol::{DeviceState, StatusPayload, Topic};
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, QoS};
-use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -84,19 +83,6 @@ pub fn status_json(state: DeviceState, reason: Option<&str>) -> Vec<u8> {
         ..StatusPayload::now(state)
     };
     serde_json::to_vec(&status).unwrap_or_default()
-}
-
-/// The heartbeat JSON: the protocol's [`Heartbeat`] plus the agent's own counters (extra
-/// fields, which readers of the v1 payload ignore).
-#[derive(Debug, Clone, Serialize)]
-pub struct HeartbeatOut {
-    /// The v1 fields.
-    #[serde(flatten)]
-    pub base: Heartbeat,
-    /// Frames the spool's size cap dropped since start.
-    pub spool_dropped: u64,
-    /// Frames the change gate skipped since start.
-    pub frames_skipped: u64,
 }
 
 /// Reads the SoC temperature (Raspberry Pi and most Linux boards), in °C.

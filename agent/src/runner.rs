@@ -13,8 +13,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until, timeout_at};
 
 use crate::link::{
-    Connection, HeartbeatOut, Tag, Topics, cpu_temp_c, disk_free, mqtt_options, offline_will,
-    status_json,
+    Connection, Tag, Topics, cpu_temp_c, disk_free, mqtt_options, offline_will, status_json,
 };
 use crate::live::Live;
 use crate::pipeline::{Capture, Signer, Step};
@@ -334,14 +333,12 @@ impl Runner {
             let spool = lock(&self.spool);
             (spool.len() as u64, spool.dropped(), disk_free(spool.dir()))
         };
-        let beat = HeartbeatOut {
-            base: Heartbeat {
-                uptime: self.started.elapsed().as_secs(),
-                frames_sent: self.counters.sent.load(Ordering::Relaxed),
-                spool_depth: depth,
-                cpu_temp_c: cpu_temp_c(),
-                disk_free,
-            },
+        let beat = Heartbeat {
+            uptime: self.started.elapsed().as_secs(),
+            frames_sent: self.counters.sent.load(Ordering::Relaxed),
+            spool_depth: depth,
+            cpu_temp_c: cpu_temp_c(),
+            disk_free,
             spool_dropped: dropped,
             frames_skipped: self.counters.skipped.load(Ordering::Relaxed),
         };

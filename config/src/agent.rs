@@ -156,7 +156,10 @@ impl Settings for AgentSettings {
             value,
             reason: reason.to_owned(),
         };
-        for (name, id) in [("device_id", &self.device_id), ("classroom_id", &self.classroom_id)] {
+        for (name, id) in [
+            ("device_id", &self.device_id),
+            ("classroom_id", &self.classroom_id),
+        ] {
             if !valid_topic_level(id) {
                 return Err(invalid(
                     name,
@@ -187,7 +190,11 @@ impl Settings for AgentSettings {
             ));
         }
         if !(1..=100).contains(&self.jpeg_quality) {
-            return Err(invalid("jpeg_quality", self.jpeg_quality.to_string(), "must be 1..=100"));
+            return Err(invalid(
+                "jpeg_quality",
+                self.jpeg_quality.to_string(),
+                "must be 1..=100",
+            ));
         }
         if self.reconnect_max_ms < 100 {
             return Err(invalid(

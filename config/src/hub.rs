@@ -207,10 +207,16 @@ impl Settings for HubSettings {
             ("jwt_refresh_minutes", u64::from(self.jwt_refresh_minutes)),
             ("max_upload_bytes", self.max_upload_bytes),
             ("max_image_pixels", self.max_image_pixels),
-            ("session_window_minutes", u64::from(self.session_window_minutes)),
+            (
+                "session_window_minutes",
+                u64::from(self.session_window_minutes),
+            ),
             ("max_inflight_frames", self.max_inflight_frames as u64),
             ("heartbeat_secs", u64::from(self.heartbeat_secs)),
-            ("stale_after_missed_heartbeats", u64::from(self.stale_after_missed_heartbeats)),
+            (
+                "stale_after_missed_heartbeats",
+                u64::from(self.stale_after_missed_heartbeats),
+            ),
             ("mqtt_max_connections", self.mqtt_max_connections as u64),
         ];
         if let Some((name, value)) = positive.iter().find(|(_, v)| *v == 0) {

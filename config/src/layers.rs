@@ -68,12 +68,10 @@ fn toml_layer<S: Settings>(file: &Path) -> Result<Figment, ConfigError> {
         file: file.to_owned(),
         reason: e.to_string(),
     })?;
-    let data = Toml::string(&text)
-        .data()
-        .map_err(|e| ConfigError::File {
-            file: file.to_owned(),
-            reason: e.to_string(),
-        })?;
+    let data = Toml::string(&text).data().map_err(|e| ConfigError::File {
+        file: file.to_owned(),
+        reason: e.to_string(),
+    })?;
     for key in data.values().flat_map(|dict| dict.keys()) {
         if !S::KEYS.contains(&key.as_str()) {
             return Err(ConfigError::UnknownKey {
@@ -143,11 +141,13 @@ impl EnvLayer {
 impl Provider for EnvLayer {
     fn metadata(&self) -> Metadata {
         let names = Arc::clone(&self.var_names);
-        Metadata::named(self.origin.clone()).interpolater(move |_profile: &Profile, keys: &[&str]| {
-            keys.last()
-                .and_then(|k| names.get(*k).cloned())
-                .unwrap_or_else(|| keys.join("."))
-        })
+        Metadata::named(self.origin.clone()).interpolater(
+            move |_profile: &Profile, keys: &[&str]| {
+                keys.last()
+                    .and_then(|k| names.get(*k).cloned())
+                    .unwrap_or_else(|| keys.join("."))
+            },
+        )
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {

@@ -10,7 +10,10 @@ fn sources(file: Option<PathBuf>, dotenv: Option<PathBuf>, env: &[(&str, &str)])
     Sources {
         file,
         dotenv,
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
@@ -36,12 +39,18 @@ fn file_then_dotenv_then_env_win_in_order() {
     )
     .expect("write");
     let dotenv = dir.path().join(".env");
-    std::fs::write(&dotenv, "CAVS_JWT_ACCESS_MINUTES=7\nCONFIDENCE_THRESHOLD_HIGH=0.85\n")
-        .expect("write");
+    std::fs::write(
+        &dotenv,
+        "CAVS_JWT_ACCESS_MINUTES=7\nCONFIDENCE_THRESHOLD_HIGH=0.85\n",
+    )
+    .expect("write");
     let s: HubSettings = load(&sources(
         Some(file.clone()),
         Some(dotenv.clone()),
-        &[("CAVS_THRESHOLD_HIGH", "0.95"), ("CORS_ALLOWED_ORIGINS", "http://a.test,http://b.test")],
+        &[
+            ("CAVS_THRESHOLD_HIGH", "0.95"),
+            ("CORS_ALLOWED_ORIGINS", "http://a.test,http://b.test"),
+        ],
     ))
     .expect("loads");
     assert_eq!(s.http_addr.to_string(), "0.0.0.0:9000", "file");
@@ -54,11 +63,18 @@ fn file_then_dotenv_then_env_win_in_order() {
     let s: HubSettings = load(&sources(
         None,
         None,
-        &[("DATABASE_URL", "mem://"), ("CAVS_DATABASE_URL", "ws://db:8000"), ("SECRET_KEY", "k")],
+        &[
+            ("DATABASE_URL", "mem://"),
+            ("CAVS_DATABASE_URL", "ws://db:8000"),
+            ("SECRET_KEY", "k"),
+        ],
     ))
     .expect("loads");
     assert_eq!(s.database_url(), "ws://db:8000");
-    assert_eq!(s.secret_key.as_ref().map(|k| k.expose_secret().to_owned()), Some("k".into()));
+    assert_eq!(
+        s.secret_key.as_ref().map(|k| k.expose_secret().to_owned()),
+        Some("k".into())
+    );
 }
 
 #[test]
@@ -66,30 +82,58 @@ fn bad_values_name_the_setting_and_value() {
     let err = load::<HubSettings>(&sources(None, None, &[("CAVS_HTTP_ADDR", "localhost")]))
         .expect_err("bad address");
     let text = err.to_string();
-    assert!(text.contains("http_addr") && text.contains("localhost"), "{text}");
+    assert!(
+        text.contains("http_addr") && text.contains("localhost"),
+        "{text}"
+    );
 
     let err = load::<HubSettings>(&sources(None, None, &[("JWT_ACCESS_TOKEN_LIFETIME", "-3")]))
         .expect_err("negative");
     assert!(err.to_string().contains("jwt_access_minutes"), "{err}");
 
-    let err = load::<HubSettings>(&sources(None, None, &[("CAVS_DATABASE_URL", "postgres://x")]))
-        .expect_err("scheme");
-    assert!(matches!(err, ConfigError::Invalid { setting: "database_url", .. }), "{err}");
+    let err = load::<HubSettings>(&sources(
+        None,
+        None,
+        &[("CAVS_DATABASE_URL", "postgres://x")],
+    ))
+    .expect_err("scheme");
+    assert!(
+        matches!(
+            err,
+            ConfigError::Invalid {
+                setting: "database_url",
+                ..
+            }
+        ),
+        "{err}"
+    );
 
-    let err = load::<HubSettings>(&sources(Some(PathBuf::from("/nonexistent/hub.toml")), None, &[]))
-        .expect_err("missing file");
+    let err = load::<HubSettings>(&sources(
+        Some(PathBuf::from("/nonexistent/hub.toml")),
+        None,
+        &[],
+    ))
+    .expect_err("missing file");
     assert!(matches!(err, ConfigError::File { .. }), "{err}");
 }
 
 #[test]
 fn secrets_never_show_in_debug() {
-    let s: HubSettings =
-        load(&sources(None, None, &[("CAVS_SECRET_KEY", "hunter2-hunter2")])).expect("loads");
+    let s: HubSettings = load(&sources(
+        None,
+        None,
+        &[("CAVS_SECRET_KEY", "hunter2-hunter2")],
+    ))
+    .expect("loads");
     assert!(!format!("{s:?}").contains("hunter2"));
     let a: AgentSettings = load(&sources(
         None,
         None,
-        &[("CAVS_DEVICE_ID", "cam-1"), ("CAVS_DEVICE_SECRET", "pssst-device"), ("CAVS_CLASSROOM_ID", "r1")],
+        &[
+            ("CAVS_DEVICE_ID", "cam-1"),
+            ("CAVS_DEVICE_SECRET", "pssst-device"),
+            ("CAVS_CLASSROOM_ID", "r1"),
+        ],
     ))
     .expect("agent loads");
     assert!(!format!("{a:?}").contains("pssst-device"));

@@ -25,6 +25,16 @@ enum Command {
     Serve,
     /// Apply the database schema and exit.
     Migrate,
+    /// Bulk-enroll students from DIR: one sub-folder per student number holding their photos
+    /// (exactly one face each), optional DIR/students.csv with names. Run while the hub is
+    /// stopped when the database is the embedded on-disk one.
+    Enroll {
+        /// The folder to enroll from.
+        dir: PathBuf,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -54,11 +64,17 @@ fn parse_role(text: &str) -> Result<Role, String> {
 
 /// Exit status for an error: 2 for bad settings, 1 otherwise.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<ConfigError>().is_some() { 2 } else { 1 }
+    if error.downcast_ref::<ConfigError>().is_some() {
+        2
+    } else {
+        1
+    }
 }
 
 fn load_settings(file: Option<PathBuf>) -> anyhow::Result<HubSettings> {
-    Ok(cavs_config::load::<HubSettings>(&Sources::from_process(file))?)
+    Ok(cavs_config::load::<HubSettings>(&Sources::from_process(
+        file,
+    ))?)
 }
 
 /// Runs the chosen command.
@@ -69,7 +85,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let store = cavs_hub::open_store(&settings).await?;
             let version = store.migrate().await?;
-            println!("database {} at schema version {version}", settings.database_url());
+            println!(
+                "database {} at schema version {version}",
+                settings.database_url()
+            );
+            Ok(())
+        }
+        Command::Enroll { dir, quiet } => {
+            let store = cavs_hub::open_store(&settings).await?;
+            let embedder = cavs_hub::enroll::OfflineEmbedder::new(
+                cavs_hub::pipeline::service::recognizer_config(&settings),
+                cavs_recognizer::DecodeLimits {
+                    max_pixels: settings.max_image_pixels,
+                    ..cavs_recognizer::DecodeLimits::default()
+                },
+            )?;
+            let summary =
+                cavs_api::enroll::enroll_directory(&store, &embedder, &dir, !quiet).await?;
+            println!("{summary}");
             Ok(())
         }
         Command::User {
@@ -100,7 +133,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     &Actor::System,
                 )
                 .await?;
-            println!("created {} user {} ({})", user.role.as_str(), user.username, user.id);
+            println!(
+                "created {} user {} ({})",
+                user.role.as_str(),
+                user.username,
+                user.id
+            );
             Ok(())
         }
     }
@@ -126,6 +164,8 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     Ok(())
 }

@@ -56,4 +56,3 @@ pub(crate) async fn serve(
     });
     Ok((bound, stop_tx, done))
 }
-

@@ -3,6 +3,7 @@
 //! hub in-process with the same function.
 
 pub mod broker;
+pub mod enroll;
 mod error;
 mod http;
 pub mod pipeline;

@@ -41,12 +41,22 @@ fn malformed_config_file_fails_with_the_setting_named() {
     assert!(stderr.contains("not an address"), "{stderr}");
 
     std::fs::write(&file, "no_such_setting = 1\n").expect("write");
-    let out = hub(dir.path()).arg("--config").arg(&file).arg("migrate").output().expect("runs");
+    let out = hub(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate")
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_setting"));
 
     std::fs::write(&file, "this is [not toml").expect("write");
-    let out = hub(dir.path()).arg("--config").arg(&file).arg("migrate").output().expect("runs");
+    let out = hub(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate")
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
@@ -72,7 +82,10 @@ fn malformed_env_value_fails_with_the_setting_named() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("threshold_medium"), "{stderr}");
-    assert!(!stderr.contains("super-secret-value"), "secret leaked: {stderr}");
+    assert!(
+        !stderr.contains("super-secret-value"),
+        "secret leaked: {stderr}"
+    );
 }
 
 #[test]
@@ -84,7 +97,15 @@ fn migrate_and_user_create_work_on_an_on_disk_store() {
 
     let create = |name: &str| {
         let mut child = hub(dir.path())
-            .args(["user", "create", "--username", name, "--role", "admin", "--password-stdin"])
+            .args([
+                "user",
+                "create",
+                "--username",
+                name,
+                "--role",
+                "admin",
+                "--password-stdin",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -109,7 +130,11 @@ fn migrate_and_user_create_work_on_an_on_disk_store() {
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
@@ -141,7 +166,10 @@ fn serve_answers_health_and_exits_cleanly_on_sigterm() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"database\":\"ok\""), "{body}");
     assert!(body.contains("\"schema_version\":1"), "{body}");
-    assert!(dir.path().join("data/secret_key").exists(), "generated key kept in the data dir");
+    assert!(
+        dir.path().join("data/secret_key").exists(),
+        "generated key kept in the data dir"
+    );
 
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -30,7 +30,9 @@ fn device(id: &str, classroom: &str) -> DeviceFields {
 }
 
 fn embedding(seed: f32) -> Vec<f32> {
-    (0..EMBEDDING_LEN).map(|i| seed + i as f32 / 1000.0).collect()
+    (0..EMBEDDING_LEN)
+        .map(|i| seed + i as f32 / 1000.0)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -56,15 +58,41 @@ async fn data_survives_dropping_and_reopening_the_on_disk_store() {
             .expect("device");
         (s.id, d.id)
     };
-    let store = Store::open(&url).await.expect("reopens");
-    let s = store.students().get(student_id).await.expect("student kept");
+    // The engine releases its lock file shortly after the last handle is dropped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let store = loop {
+        match Store::open(&url).await {
+            Ok(store) => break store,
+            Err(error) if std::time::Instant::now() < deadline => {
+                assert!(error.to_string().contains("locked"), "{error}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("reopen failed: {error}"),
+        }
+    };
+    let s = store
+        .students()
+        .get(student_id)
+        .await
+        .expect("student kept");
     assert_eq!(s.full_name, "Ada Lovelace");
     assert_eq!(s.face_count, 1);
     let faces = store.faces().for_student(student_id).await.expect("faces");
     assert_eq!(faces.len(), 1);
     assert!((faces[0].embedding[5] - (0.1 + 0.005)).abs() < 1e-6);
-    assert_eq!(store.devices().get(device_id).await.expect("device").device_id, "cam-1");
-    assert_eq!(store.schema_version().await.expect("version"), Some(SCHEMA_VERSION));
+    assert_eq!(
+        store
+            .devices()
+            .get(device_id)
+            .await
+            .expect("device")
+            .device_id,
+        "cam-1"
+    );
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        Some(SCHEMA_VERSION)
+    );
     let audit = store
         .audit()
         .list(&AuditFilter::default(), &PageRequest::default())
@@ -81,15 +109,24 @@ async fn unique_violations_are_conflicts() {
         .create(&student("S1", "A"), &Actor::System)
         .await
         .expect("first");
-    let dup = store.students().create(&student("S1", "B"), &Actor::System).await;
-    assert!(matches!(dup, Err(StoreError::Conflict(ref m)) if m.contains("S1")), "{dup:?}");
+    let dup = store
+        .students()
+        .create(&student("S1", "B"), &Actor::System)
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict(ref m)) if m.contains("S1")),
+        "{dup:?}"
+    );
 
     store
         .devices()
         .create(&device("cam-1", "r1"), &Actor::System)
         .await
         .expect("first device");
-    let dup = store.devices().create(&device("cam-1", "r2"), &Actor::System).await;
+    let dup = store
+        .devices()
+        .create(&device("cam-1", "r2"), &Actor::System)
+        .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
 
     let user = NewUser {
@@ -97,7 +134,11 @@ async fn unique_violations_are_conflicts() {
         password: "correct horse".into(),
         role: Role::Teacher,
     };
-    store.users().create(&user, &Actor::System).await.expect("first user");
+    store
+        .users()
+        .create(&user, &Actor::System)
+        .await
+        .expect("first user");
     let dup = store.users().create(&user, &Actor::System).await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
 
@@ -108,7 +149,10 @@ async fn unique_violations_are_conflicts() {
         .await
         .expect("second");
     let before = audit_total(&store).await;
-    let clash = store.students().update(other.id, &student("S1", "C"), &Actor::System).await;
+    let clash = store
+        .students()
+        .update(other.id, &student("S1", "C"), &Actor::System)
+        .await;
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
     assert_eq!(audit_total(&store).await, before);
 }
@@ -126,11 +170,23 @@ async fn audit_total(store: &Store) -> u64 {
 async fn missing_records_and_bad_data_are_typed() {
     let store = mem().await;
     let missing = uuid::Uuid::now_v7();
-    assert!(matches!(store.students().get(missing).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(store.devices().find("nope").await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(store.attendance().get(missing).await, Err(StoreError::NotFound { .. })));
     assert!(matches!(
-        store.faces().add(missing, &embedding(0.0), None, &Actor::System).await,
+        store.students().get(missing).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.devices().find("nope").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.attendance().get(missing).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store
+            .faces()
+            .add(missing, &embedding(0.0), None, &Actor::System)
+            .await,
         Err(StoreError::NotFound { .. })
     ));
     let s = store
@@ -139,15 +195,24 @@ async fn missing_records_and_bad_data_are_typed() {
         .await
         .expect("student");
     assert!(matches!(
-        store.faces().add(s.id, &[0.0; 3], None, &Actor::System).await,
+        store
+            .faces()
+            .add(s.id, &[0.0; 3], None, &Actor::System)
+            .await,
         Err(StoreError::Invalid(_))
     ));
     assert!(matches!(
-        store.students().create(&student("", "x"), &Actor::System).await,
+        store
+            .students()
+            .create(&student("", "x"), &Actor::System)
+            .await,
         Err(StoreError::Invalid(_))
     ));
     assert!(matches!(
-        store.devices().create(&device("bad/id", "r"), &Actor::System).await,
+        store
+            .devices()
+            .create(&device("bad/id", "r"), &Actor::System)
+            .await,
         Err(StoreError::Invalid(_))
     ));
 }
@@ -158,7 +223,10 @@ async fn students_search_paginate_and_delete_with_faces() {
     for i in 0..7 {
         let s = store
             .students()
-            .create(&student(&format!("S{i}"), &format!("Student {i}")), &Actor::System)
+            .create(
+                &student(&format!("S{i}"), &format!("Student {i}")),
+                &Actor::System,
+            )
             .await
             .expect("create");
         store
@@ -169,12 +237,21 @@ async fn students_search_paginate_and_delete_with_faces() {
     }
     let page = store
         .students()
-        .list(None, &PageRequest { page: 2, page_size: 3 })
+        .list(
+            None,
+            &PageRequest {
+                page: 2,
+                page_size: 3,
+            },
+        )
         .await
         .expect("list");
     assert_eq!(page.total, 7);
     assert_eq!(
-        page.items.iter().map(|s| s.student_number.as_str()).collect::<Vec<_>>(),
+        page.items
+            .iter()
+            .map(|s| s.student_number.as_str())
+            .collect::<Vec<_>>(),
         ["S3", "S4", "S5"]
     );
     let found = store
@@ -185,10 +262,29 @@ async fn students_search_paginate_and_delete_with_faces() {
     assert_eq!(found.total, 1);
     let s6 = store.students().find("S6").await.expect("by number");
     assert_eq!(s6.id, found.items[0].id);
-    assert_eq!(store.students().find(&s6.id.to_string()).await.expect("by id").id, s6.id);
-    store.students().delete(s6.id, &Actor::System).await.expect("delete");
+    assert_eq!(
+        store
+            .students()
+            .find(&s6.id.to_string())
+            .await
+            .expect("by id")
+            .id,
+        s6.id
+    );
+    store
+        .students()
+        .delete(s6.id, &Actor::System)
+        .await
+        .expect("delete");
     assert_eq!(store.faces().all().await.expect("faces").len(), 6);
-    assert!(store.faces().for_student(s6.id).await.expect("faces").is_empty());
+    assert!(
+        store
+            .faces()
+            .for_student(s6.id)
+            .await
+            .expect("faces")
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -320,7 +416,12 @@ async fn attendance_session_review_and_audit() {
         .await;
     assert!(matches!(bad, Err(StoreError::NotFound { .. })), "{bad:?}");
     assert_eq!(
-        store.attendance().get(record.id).await.expect("get").review_status,
+        store
+            .attendance()
+            .get(record.id)
+            .await
+            .expect("get")
+            .review_status,
         ReviewStatus::Approved,
         "a failed review changes nothing"
     );
@@ -342,10 +443,28 @@ async fn users_login_devices_credentials_and_tokens() {
         .await
         .expect("admin");
     assert_eq!(admin.role, Role::Admin);
-    let ok = store.users().verify_login("admin", "s3cret-pass").await.expect("login");
+    let ok = store
+        .users()
+        .verify_login("admin", "s3cret-pass")
+        .await
+        .expect("login");
     assert_eq!(ok.map(|u| u.id), Some(admin.id));
-    assert!(store.users().verify_login("admin", "wrong").await.expect("login").is_none());
-    assert!(store.users().verify_login("ghost", "x").await.expect("login").is_none());
+    assert!(
+        store
+            .users()
+            .verify_login("admin", "wrong")
+            .await
+            .expect("login")
+            .is_none()
+    );
+    assert!(
+        store
+            .users()
+            .verify_login("ghost", "x")
+            .await
+            .expect("login")
+            .is_none()
+    );
     assert!(matches!(
         store
             .users()
@@ -375,9 +494,20 @@ async fn users_login_devices_credentials_and_tokens() {
         .await
         .expect("credentials");
     assert!(d.has_secret);
-    let creds = store.devices().credentials("cam-7").await.expect("q").expect("some");
-    assert!(verify_secret(creds.secret_hash.as_deref().expect("hash"), "dev-secret"));
-    assert!(!verify_secret(creds.secret_hash.as_deref().expect("hash"), "other"));
+    let creds = store
+        .devices()
+        .credentials("cam-7")
+        .await
+        .expect("q")
+        .expect("some");
+    assert!(verify_secret(
+        creds.secret_hash.as_deref().expect("hash"),
+        "dev-secret"
+    ));
+    assert!(!verify_secret(
+        creds.secret_hash.as_deref().expect("hash"),
+        "other"
+    ));
     assert_eq!(creds.signing_key.as_deref(), Some("00ff"));
     let seen = Utc::now();
     store
@@ -387,7 +517,10 @@ async fn users_login_devices_credentials_and_tokens() {
         .expect("health");
     let d = store.devices().find("cam-7").await.expect("find");
     assert_eq!(d.state, DeviceState::Online);
-    assert!(d.last_seen.is_some_and(|t| (t - seen).num_milliseconds().abs() < 5));
+    assert!(
+        d.last_seen
+            .is_some_and(|t| (t - seen).num_milliseconds().abs() < 5)
+    );
 
     let jti = uuid::Uuid::now_v7();
     store
@@ -395,7 +528,10 @@ async fn users_login_devices_credentials_and_tokens() {
         .issue(jti, admin.id, Utc::now() + Duration::minutes(5))
         .await
         .expect("issue");
-    assert_eq!(store.tokens().consume(jti).await.expect("consume"), Some(admin.id));
+    assert_eq!(
+        store.tokens().consume(jti).await.expect("consume"),
+        Some(admin.id)
+    );
     assert_eq!(store.tokens().consume(jti).await.expect("reuse"), None);
     let expired = uuid::Uuid::now_v7();
     store
@@ -403,7 +539,10 @@ async fn users_login_devices_credentials_and_tokens() {
         .issue(expired, admin.id, Utc::now() - Duration::minutes(1))
         .await
         .expect("issue");
-    assert_eq!(store.tokens().consume(expired).await.expect("expired"), None);
+    assert_eq!(
+        store.tokens().consume(expired).await.expect("expired"),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

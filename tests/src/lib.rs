@@ -35,7 +35,9 @@ pub fn test_settings(data_dir: &Path) -> anyhow::Result<HubSettings> {
         database_url: Some("mem://".into()),
         http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         mqtt_addr: SocketAddr::from(([127, 0, 0, 1], free_port()?)),
-        secret_key: Some(secrecy::SecretString::from("test-secret-key-0123456789abcdef0123")),
+        secret_key: Some(secrecy::SecretString::from(
+            "test-secret-key-0123456789abcdef0123",
+        )),
         ..HubSettings::default()
     };
     settings.device_max_fps = 50.0;
@@ -82,10 +84,20 @@ impl TestHub {
         for photo in photos {
             let bytes = std::fs::read(photo).with_context(|| photo.display().to_string())?;
             let faces = self.hub.pipeline.embed_photo(bytes).await?;
-            anyhow::ensure!(faces.len() == 1, "{} has {} faces", photo.display(), faces.len());
+            anyhow::ensure!(
+                faces.len() == 1,
+                "{} has {} faces",
+                photo.display(),
+                faces.len()
+            );
             store
                 .faces()
-                .add(student.id, &faces[0].descriptor, photo.to_str(), &Actor::System)
+                .add(
+                    student.id,
+                    &faces[0].descriptor,
+                    photo.to_str(),
+                    &Actor::System,
+                )
                 .await?;
         }
         self.hub.pipeline.gallery_changed().await;
@@ -146,8 +158,10 @@ impl TestHub {
 /// A device client: connected with its credentials and a retained `offline` last will.
 pub fn device_client(hub: &TestHub, device_id: &str, secret: &str) -> (AsyncClient, EventLoop) {
     let mut options = hub.mqtt_options(device_id, device_id, secret);
-    let will = serde_json::to_vec(&StatusPayload::now(cavs_models::protocol::DeviceState::Offline))
-        .unwrap_or_default();
+    let will = serde_json::to_vec(&StatusPayload::now(
+        cavs_models::protocol::DeviceState::Offline,
+    ))
+    .unwrap_or_default();
     options.set_last_will(LastWill::new(
         Topic::status(device_id).to_string(),
         will,

@@ -14,7 +14,13 @@ async fn records(hub: &TestHub) -> Vec<AttendanceRecord> {
     hub.hub
         .store
         .attendance()
-        .list(&AttendanceFilter::default(), &PageRequest { page: 1, page_size: 500 })
+        .list(
+            &AttendanceFilter::default(),
+            &PageRequest {
+                page: 1,
+                page_size: 500,
+            },
+        )
         .await
         .expect("list records")
         .items
@@ -38,7 +44,9 @@ async fn wait_for_records(
 
 #[actix::test]
 async fn frames_become_pending_records_and_device_health_is_retained() {
-    let hub = TestHub::start(|s| s.recognizer_workers = 2).await.expect("hub starts");
+    let hub = TestHub::start(|s| s.recognizer_workers = 2)
+        .await
+        .expect("hub starts");
     let dev = faces_dir();
     let obama = hub
         .enroll("S-OBAMA", "Barack Obama", &[dev.join("obama/obama.jpg")])
@@ -48,7 +56,9 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
         .enroll("S-BIDEN", "Joe Biden", &[dev.join("biden/biden.jpg")])
         .await
         .expect("enroll biden");
-    hub.register_device("cam-1", "room-1", SECRET).await.expect("device");
+    hub.register_device("cam-1", "room-1", SECRET)
+        .await
+        .expect("device");
     hub.hub
         .store
         .users()
@@ -96,12 +106,23 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
     });
     let online = serde_json::to_vec(&StatusPayload::now(DeviceState::Online)).expect("json");
     camera
-        .publish(Topic::status("cam-1").to_string(), QoS::AtLeastOnce, true, online)
+        .publish(
+            Topic::status("cam-1").to_string(),
+            QoS::AtLeastOnce,
+            true,
+            online,
+        )
         .await
         .expect("online");
 
     let topic = Topic::frames("room-1", "cam-1").to_string();
-    let obama_frames = ["obama1.jpg", "obama2.jpg", "obama3.jpg", "obama-480p.jpg", "obama-720p.jpg"];
+    let obama_frames = [
+        "obama1.jpg",
+        "obama2.jpg",
+        "obama3.jpg",
+        "obama-480p.jpg",
+        "obama-720p.jpg",
+    ];
     let mut seq = 0;
     let mut first_envelope = Vec::new();
     for name in obama_frames {
@@ -111,12 +132,18 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
         if first_envelope.is_empty() {
             first_envelope = envelope.clone();
         }
-        camera.publish(&topic, QoS::AtLeastOnce, false, envelope).await.expect("publish");
+        camera
+            .publish(&topic, QoS::AtLeastOnce, false, envelope)
+            .await
+            .expect("publish");
     }
     let biden_jpeg = std::fs::read(dev.join("biden/biden2.jpg")).expect("photo");
     seq += 1;
     let (_, envelope) = signed_frame("cam-1", "room-1", SECRET, seq, &biden_jpeg).expect("frame");
-    camera.publish(&topic, QoS::AtLeastOnce, false, envelope).await.expect("publish");
+    camera
+        .publish(&topic, QoS::AtLeastOnce, false, envelope)
+        .await
+        .expect("publish");
     // A redelivered frame (same frame_id) is ignored.
     camera
         .publish(&topic, QoS::AtLeastOnce, false, first_envelope)
@@ -127,12 +154,27 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
         r.iter().map(|r| r.frame_count).sum::<u64>() >= 6
     })
     .await;
-    let of = |id| found.iter().filter(|r| r.predicted_student_id == Some(id)).collect::<Vec<_>>();
+    let of = |id| {
+        found
+            .iter()
+            .filter(|r| r.predicted_student_id == Some(id))
+            .collect::<Vec<_>>()
+    };
     let obama_records = of(obama.id);
-    assert_eq!(obama_records.len(), 1, "one record per student per session: {found:#?}");
-    assert_eq!(obama_records[0].frame_count, 5, "every Obama frame counted once");
+    assert_eq!(
+        obama_records.len(),
+        1,
+        "one record per student per session: {found:#?}"
+    );
+    assert_eq!(
+        obama_records[0].frame_count, 5,
+        "every Obama frame counted once"
+    );
     assert_eq!(obama_records[0].review_status, ReviewStatus::Pending);
-    assert_eq!(obama_records[0].predicted_name.as_deref(), Some("Barack Obama"));
+    assert_eq!(
+        obama_records[0].predicted_name.as_deref(),
+        Some("Barack Obama")
+    );
     assert!(obama_records[0].captured_image_path.is_some());
     let biden_records = of(biden.id);
     assert_eq!(biden_records.len(), 1, "{found:#?}");
@@ -144,19 +186,29 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
     let stranger = std::fs::read(dev.join("kit_harington/john1.jpeg")).expect("photo");
     seq += 1;
     let (_, envelope) = signed_frame("cam-1", "room-1", SECRET, seq, &stranger).expect("frame");
-    camera.publish(&topic, QoS::AtLeastOnce, false, envelope).await.expect("publish");
+    camera
+        .publish(&topic, QoS::AtLeastOnce, false, envelope)
+        .await
+        .expect("publish");
     let found = wait_for_records(&hub, Duration::from_secs(60), |r| {
         r.iter().any(|r| r.predicted_student_id.is_none())
     })
     .await;
-    let unknown: Vec<_> = found.iter().filter(|r| r.predicted_student_id.is_none()).collect();
+    let unknown: Vec<_> = found
+        .iter()
+        .filter(|r| r.predicted_student_id.is_none())
+        .collect();
     assert_eq!(unknown.len(), 1, "{found:#?}");
     assert_eq!(unknown[0].review_status, ReviewStatus::Pending);
 
     // A forged signature is dropped and counted; nothing is recorded.
     seq += 1;
-    let (_, forged) = signed_frame("cam-1", "room-1", "wrong-secret", seq, &biden_jpeg).expect("frame");
-    camera.publish(&topic, QoS::AtLeastOnce, false, forged).await.expect("publish");
+    let (_, forged) =
+        signed_frame("cam-1", "room-1", "wrong-secret", seq, &biden_jpeg).expect("frame");
+    camera
+        .publish(&topic, QoS::AtLeastOnce, false, forged)
+        .await
+        .expect("publish");
     let until = Instant::now() + Duration::from_secs(20);
     while metrics.dropped_count("bad_signature") == 0 && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -201,7 +253,9 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
         if let Ok(Ok(Event::Incoming(Packet::Publish(p)))) =
             tokio::time::timeout(Duration::from_millis(500), late_loop.poll()).await
         {
-            retained = StatusPayload::from_slice(&p.payload).ok().map(|s| (p.retain, s.state));
+            retained = StatusPayload::from_slice(&p.payload)
+                .ok()
+                .map(|s| (p.retain, s.state));
         }
     }
     assert_eq!(retained, Some((true, DeviceState::Offline)));
@@ -210,7 +264,14 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
     let mut state = stored.state;
     while state != DeviceState::Offline && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        state = hub.hub.store.devices().find("cam-1").await.expect("device").state;
+        state = hub
+            .hub
+            .store
+            .devices()
+            .find("cam-1")
+            .await
+            .expect("device")
+            .state;
     }
     assert_eq!(state, DeviceState::Offline);
     assert!(stored.last_seen.is_some(), "last_seen stored");
@@ -220,8 +281,12 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
 
 #[actix::test]
 async fn unknown_devices_and_wrong_secrets_are_refused_by_the_broker() {
-    let hub = TestHub::start(|s| s.recognizer_workers = 1).await.expect("hub starts");
-    hub.register_device("cam-2", "room-2", SECRET).await.expect("device");
+    let hub = TestHub::start(|s| s.recognizer_workers = 1)
+        .await
+        .expect("hub starts");
+    hub.register_device("cam-2", "room-2", SECRET)
+        .await
+        .expect("device");
     for (client, user, pass) in [
         ("cam-2", "cam-2", "wrong"),
         ("ghost", "ghost", SECRET),

@@ -32,15 +32,26 @@ async fn decide(store: &Store, client_id: &str, username: &str, password: &str) 
     match store.devices().credentials(username).await {
         Ok(Some(device)) => {
             let Some(hash) = device.secret_hash else {
-                tracing::warn!(device_id = username, "MQTT connect refused: no credentials issued");
+                tracing::warn!(
+                    device_id = username,
+                    "MQTT connect refused: no credentials issued"
+                );
                 return false;
             };
             if device.status != DeviceStatus::Active {
-                tracing::warn!(device_id = username, status = device.status.as_str(), "MQTT connect refused: device not active");
+                tracing::warn!(
+                    device_id = username,
+                    status = device.status.as_str(),
+                    "MQTT connect refused: device not active"
+                );
                 return false;
             }
             if client_id != username {
-                tracing::warn!(device_id = username, client_id, "MQTT connect refused: client id must equal the device id");
+                tracing::warn!(
+                    device_id = username,
+                    client_id,
+                    "MQTT connect refused: client id must equal the device id"
+                );
                 return false;
             }
             let password = password.to_owned();
@@ -48,17 +59,29 @@ async fn decide(store: &Store, client_id: &str, username: &str, password: &str) 
                 .await
                 .unwrap_or(false);
             if !ok {
-                tracing::warn!(device_id = username, "MQTT connect refused: wrong device secret");
+                tracing::warn!(
+                    device_id = username,
+                    "MQTT connect refused: wrong device secret"
+                );
             }
             ok
         }
         Ok(None) => match store.users().verify_login(username, password).await {
             Ok(Some(user)) => {
-                tracing::info!(username, role = user.role.as_str(), client_id, "MQTT watcher connected");
+                tracing::info!(
+                    username,
+                    role = user.role.as_str(),
+                    client_id,
+                    "MQTT watcher connected"
+                );
                 true
             }
             Ok(None) => {
-                tracing::warn!(username, client_id, "MQTT connect refused: unknown device or user");
+                tracing::warn!(
+                    username,
+                    client_id,
+                    "MQTT connect refused: unknown device or user"
+                );
                 false
             }
             Err(error) => {

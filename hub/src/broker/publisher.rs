@@ -24,7 +24,10 @@ impl Publisher {
 
     /// Publishes `payload` on `topic`; a failure is logged, never fatal.
     pub async fn publish(&self, topic: String, payload: Vec<u8>, retain: bool) {
-        let packet = Packet::Publish(Publish::new(topic.clone().into_bytes(), payload, retain), None);
+        let packet = Packet::Publish(
+            Publish::new(topic.clone().into_bytes(), payload, retain),
+            None,
+        );
         let mut tx = self.tx.lock().await;
         if let Err(error) = tx.send(packet).await {
             tracing::warn!(%error, topic, "could not publish into the broker");

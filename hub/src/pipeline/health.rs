@@ -316,7 +316,11 @@ impl DeviceMonitor {
         let changed = self.state != state;
         self.state = state;
         if changed {
-            tracing::info!(device_id = self.device_id, state = state.as_str(), "device state");
+            tracing::info!(
+                device_id = self.device_id,
+                state = state.as_str(),
+                "device state"
+            );
             self.registry.do_send(StateChanged {
                 device_id: self.device_id.clone(),
                 state,
@@ -387,7 +391,11 @@ impl Handler<Republish> for DeviceMonitor {
         let store = self.store.clone();
         ctx.spawn(
             async move {
-                if let Err(error) = store.devices().set_health(&device_id, msg.state, None).await {
+                if let Err(error) = store
+                    .devices()
+                    .set_health(&device_id, msg.state, None)
+                    .await
+                {
                     tracing::error!(%error, device_id, "could not store device health");
                 }
                 let reason = match msg.state {
@@ -435,7 +443,12 @@ impl Handler<Seen> for DeviceMonitor {
         }
         let previous = self.last_seen.replace(Instant::now());
         if let Some(heartbeat) = &seen.heartbeat {
-            tracing::debug!(device_id = self.device_id, uptime = heartbeat.uptime, spool = heartbeat.spool_depth, "heartbeat");
+            tracing::debug!(
+                device_id = self.device_id,
+                uptime = heartbeat.uptime,
+                spool = heartbeat.spool_depth,
+                "heartbeat"
+            );
         }
         match self.state {
             DeviceState::Online => {

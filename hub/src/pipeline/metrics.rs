@@ -72,7 +72,11 @@ impl Metrics {
             "Frames accepted (after validation and de-duplication)",
             frames_received.clone(),
         );
-        registry.register("frames_dropped", "Frames dropped, by reason", frames_dropped.clone());
+        registry.register(
+            "frames_dropped",
+            "Frames dropped, by reason",
+            frames_dropped.clone(),
+        );
         registry.register("faces_detected", "Faces detected", faces_detected.clone());
         registry.register(
             "recognition_seconds",

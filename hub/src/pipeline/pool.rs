@@ -65,7 +65,7 @@ pub fn start(
         RecognizerWorker {
             recognizer,
             gallery: gallery.clone(),
-            limits: limits.clone(),
+            limits,
             metrics: Arc::clone(&metrics),
         }
     })
@@ -137,22 +137,31 @@ impl Handler<Embed> for RecognizerWorker {
         let recognizer = self
             .recognizer()
             .map_err(|e| PipelineError::Unavailable(e.to_string()))?;
-        let decoded = decode_image(&image, &self.limits).map_err(image_error)?;
-        let faces = recognizer.analyze(&decoded).map_err(image_error)?;
-        Ok(faces
-            .into_iter()
-            .map(|face| EnrollmentFace {
-                bbox: [
-                    face.detection.bbox.x,
-                    face.detection.bbox.y,
-                    face.detection.bbox.width,
-                    face.detection.bbox.height,
-                ],
-                score: face.detection.score,
-                descriptor: face.descriptor.0.to_vec(),
-            })
-            .collect())
+        enrollment_faces(recognizer, &self.limits, &image)
     }
+}
+
+/// Detects and embeds every face of an enrollment photo.
+pub fn enrollment_faces(
+    recognizer: &Recognizer,
+    limits: &DecodeLimits,
+    image: &[u8],
+) -> Result<Vec<EnrollmentFace>, PipelineError> {
+    let decoded = decode_image(image, limits).map_err(image_error)?;
+    let faces = recognizer.analyze(&decoded).map_err(image_error)?;
+    Ok(faces
+        .into_iter()
+        .map(|face| EnrollmentFace {
+            bbox: [
+                face.detection.bbox.x,
+                face.detection.bbox.y,
+                face.detection.bbox.width,
+                face.detection.bbox.height,
+            ],
+            score: face.detection.score,
+            descriptor: face.descriptor.0.to_vec(),
+        })
+        .collect())
 }
 
 /// Maps a recognizer error on a caller's image to the API's error.

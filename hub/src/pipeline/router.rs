@@ -20,6 +20,10 @@ use super::metrics::{DeviceLabel, Metrics};
 use super::pool::{Recognize, Recognized, RecognizerWorker};
 use super::writer::{AttendanceWriter, WriteFrame};
 
+/// Oldest capture time accepted beyond the clock skew: frames an agent spooled during an outage
+/// arrive late but still count for the time they were captured.
+pub const MAX_REPLAY_AGE: Duration = Duration::from_secs(24 * 3600);
+
 /// What the router trusts about a registered device.
 #[derive(Debug, Clone)]
 pub struct KnownDevice {
@@ -230,9 +234,19 @@ impl FrameRouter {
         self.metrics.dropped(reason.as_str());
         match reason {
             DropReason::Duplicate | DropReason::RateLimited | DropReason::Overloaded => {
-                tracing::debug!(device_id = device, reason = reason.as_str(), detail, "frame dropped")
+                tracing::debug!(
+                    device_id = device,
+                    reason = reason.as_str(),
+                    detail,
+                    "frame dropped"
+                )
             }
-            _ => tracing::warn!(device_id = device, reason = reason.as_str(), detail, "frame dropped"),
+            _ => tracing::warn!(
+                device_id = device,
+                reason = reason.as_str(),
+                detail,
+                "frame dropped"
+            ),
         }
     }
 
@@ -268,10 +282,10 @@ impl FrameRouter {
                 format!("registered in {}", known.classroom_id),
             ));
         }
-        let key = known
-            .signing_key
-            .as_ref()
-            .ok_or((DropReason::UnknownDevice, "no credentials issued".to_owned()))?;
+        let key = known.signing_key.as_ref().ok_or((
+            DropReason::UnknownDevice,
+            "no credentials issued".to_owned(),
+        ))?;
         verify_header(&header, image, key)
             .map_err(|e| (DropReason::BadSignature, e.to_string()))?;
         if header.content_type != CONTENT_TYPE_JPEG {
@@ -287,18 +301,34 @@ impl FrameRouter {
         let captured_at = header
             .captured_at()
             .map_err(|e| (DropReason::Malformed, e.to_string()))?;
-        let skew = (chrono::Utc::now() - captured_at).abs();
-        if skew.to_std().unwrap_or(Duration::MAX) > self.limits.clock_skew {
+        // Ahead of the hub's clock by more than the allowed skew, or older than a spooled frame
+        // can plausibly be (an agent replays its spool after an outage: signed at capture).
+        let age = chrono::Utc::now() - captured_at;
+        let too_new = (-age)
+            .to_std()
+            .is_ok_and(|ahead| ahead > self.limits.clock_skew);
+        let too_old = age
+            .to_std()
+            .is_ok_and(|old| old > self.limits.clock_skew + MAX_REPLAY_AGE);
+        if too_new || too_old {
+            let skew = age.abs();
             return Err((
                 DropReason::ClockSkew,
-                format!("captured_at {} is {}s from the hub clock", header.captured_at, skew.num_seconds()),
+                format!(
+                    "captured_at {} is {}s from the hub clock",
+                    header.captured_at,
+                    skew.num_seconds()
+                ),
             ));
         }
         if !self.seen.insert(header.frame_id) {
             return Err((DropReason::Duplicate, header.frame_id.to_string()));
         }
         if !self.take_token(&header.device_id, received_at) {
-            return Err((DropReason::RateLimited, format!("over {} fps", self.limits.device_max_fps)));
+            return Err((
+                DropReason::RateLimited,
+                format!("over {} fps", self.limits.device_max_fps),
+            ));
         }
         let image_offset = frame.payload.len() - image.len();
         Ok(FrameJob {
@@ -345,7 +375,10 @@ impl FrameRouter {
             return;
         }
         let classroom = job.classroom_id.clone();
-        self.queues.entry(classroom.clone()).or_default().push_back(job);
+        self.queues
+            .entry(classroom.clone())
+            .or_default()
+            .push_back(job);
         self.queued += 1;
         if self.queued > self.limits.max_queued {
             self.shed(&classroom);
@@ -411,7 +444,11 @@ impl FrameRouter {
                 .min_by_key(|(_, at)| *at)
                 .map(|(c, _)| c);
             let Some(classroom) = oldest else { break };
-            let Some(job) = self.queues.get_mut(&classroom).and_then(VecDeque::pop_front) else {
+            let Some(job) = self
+                .queues
+                .get_mut(&classroom)
+                .and_then(VecDeque::pop_front)
+            else {
                 break;
             };
             self.queued -= 1;

@@ -104,7 +104,9 @@ impl HubPipeline {
                     medium: settings.threshold_medium,
                 },
                 auto_approve: settings.auto_approve,
-                session_window: chrono::Duration::minutes(i64::from(settings.session_window_minutes)),
+                session_window: chrono::Duration::minutes(i64::from(
+                    settings.session_window_minutes,
+                )),
                 data_dir: settings.data_dir.clone(),
             },
             Arc::clone(&metrics),
@@ -185,7 +187,9 @@ impl Pipeline for HubPipeline {
         }));
         match tokio::time::timeout(CAPTURE_TIMEOUT, outcome).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(PipelineError::Unavailable("pipeline dropped the capture".into())),
+            Ok(Err(_)) => Err(PipelineError::Unavailable(
+                "pipeline dropped the capture".into(),
+            )),
             Err(_) => Err(PipelineError::Busy),
         }
     }

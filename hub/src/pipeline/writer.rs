@@ -132,8 +132,16 @@ impl FrameWrite {
             outcome.push(CaptureFace {
                 bbox: [face.bbox.x, face.bbox.y, face.bbox.width, face.bbox.height],
                 score: face.score,
-                student_id: face.best.as_ref().filter(|_| class != MatchClass::Unknown).map(|b| b.student_id),
-                student_name: face.best.as_ref().filter(|_| class != MatchClass::Unknown).map(|b| b.name.clone()),
+                student_id: face
+                    .best
+                    .as_ref()
+                    .filter(|_| class != MatchClass::Unknown)
+                    .map(|b| b.student_id),
+                student_name: face
+                    .best
+                    .as_ref()
+                    .filter(|_| class != MatchClass::Unknown)
+                    .map(|b| b.name.clone()),
                 distance: face.best.as_ref().map(|b| b.distance),
                 confidence: face.best.as_ref().map_or(0.0, |b| b.confidence),
                 record,
@@ -148,9 +156,9 @@ impl FrameWrite {
     }
 
     fn class_of(&self, face: &RecognizedFace) -> MatchClass {
-        face.best
-            .as_ref()
-            .map_or(MatchClass::Unknown, |b| self.settings.thresholds.classify(b.confidence))
+        face.best.as_ref().map_or(MatchClass::Unknown, |b| {
+            self.settings.thresholds.classify(b.confidence)
+        })
     }
 
     async fn write_face(
@@ -161,7 +169,11 @@ impl FrameWrite {
     ) -> Result<AttendanceRecord, StoreError> {
         let session = session_start(job.captured_at, self.settings.session_window);
         let class = self.class_of(face);
-        let confidence = face.best.as_ref().map_or(0.0, |b| b.confidence).clamp(0.0, 1.0);
+        let confidence = face
+            .best
+            .as_ref()
+            .map_or(0.0, |b| b.confidence)
+            .clamp(0.0, 1.0);
         let distance = face.best.as_ref().map(|b| b.distance);
         let actor = AuditActor::Device(job.device_id.clone());
         let attendance = self.store.attendance();
@@ -174,7 +186,10 @@ impl FrameWrite {
                     .map(|r| (r.id, r.confidence));
                 (Some(best.student_id), existing)
             }
-            _ => (None, self.known_unknown(&job.classroom_id, session, &face.descriptor)),
+            _ => (
+                None,
+                self.known_unknown(&job.classroom_id, session, &face.descriptor),
+            ),
         };
 
         let (record, kind, outcome) = match existing {
@@ -217,7 +232,13 @@ impl FrameWrite {
                     .await?;
                 let outcome = match (student, status) {
                     (None, _) => {
-                        self.remember_unknown(&job.classroom_id, session, face, record.id, confidence);
+                        self.remember_unknown(
+                            &job.classroom_id,
+                            session,
+                            face,
+                            record.id,
+                            confidence,
+                        );
                         "unknown"
                     }
                     (Some(_), ReviewStatus::Approved) => "auto_approved",
@@ -262,18 +283,22 @@ impl FrameWrite {
         let horizon = session - self.settings.session_window;
         unknowns.retain(|(_, start), _| *start >= horizon);
         let entries = unknowns.entry((classroom.to_owned(), session)).or_default();
+        let full = entries.len() >= 10_000;
         match entries.iter_mut().find(|(_, id, _)| *id == record) {
             Some(entry) => entry.2 = entry.2.max(confidence),
-            None if entries.len() < 10_000 => {
-                entries.push((face.descriptor, record, confidence));
-            }
+            None if !full => entries.push((face.descriptor, record, confidence)),
             None => {}
         }
     }
 
     /// Saves the face crop under `crops/{classroom}/{date}/` and returns its path relative to
     /// the data dir, or `None` (logged) if it could not be written.
-    async fn save_crop(&self, job: &FrameJob, index: usize, face: &RecognizedFace) -> Option<String> {
+    async fn save_crop(
+        &self,
+        job: &FrameJob,
+        index: usize,
+        face: &RecognizedFace,
+    ) -> Option<String> {
         if face.crop_jpeg.is_empty() {
             return None;
         }
@@ -320,7 +345,11 @@ impl FrameWrite {
         match serde_json::to_vec(&event) {
             Ok(payload) => {
                 self.publisher
-                    .publish(Topic::events(record.classroom_id.clone()).to_string(), payload, false)
+                    .publish(
+                        Topic::events(record.classroom_id.clone()).to_string(),
+                        payload,
+                        false,
+                    )
                     .await
             }
             Err(error) => tracing::warn!(%error, "could not encode attendance event"),

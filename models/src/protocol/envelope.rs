@@ -156,10 +156,16 @@ mod tests {
         );
         let mut moved = header.clone();
         moved.classroom_id = "room-2".into();
-        assert_eq!(verify_header(&moved, image, &key), Err(ProtocolError::BadSignature));
+        assert_eq!(
+            verify_header(&moved, image, &key),
+            Err(ProtocolError::BadSignature)
+        );
         let mut garbage = header;
         garbage.sig = "zz".into();
-        assert_eq!(verify_header(&garbage, image, &key), Err(ProtocolError::BadSignature));
+        assert_eq!(
+            verify_header(&garbage, image, &key),
+            Err(ProtocolError::BadSignature)
+        );
     }
 
     #[test]
@@ -195,8 +201,14 @@ mod tests {
 
     #[test]
     fn malformed_envelopes_are_typed_errors() {
-        assert!(matches!(decode_frame(b""), Err(ProtocolError::Truncated(_))));
-        assert!(matches!(decode_frame(&[0, 0]), Err(ProtocolError::Truncated(_))));
+        assert!(matches!(
+            decode_frame(b""),
+            Err(ProtocolError::Truncated(_))
+        ));
+        assert!(matches!(
+            decode_frame(&[0, 0]),
+            Err(ProtocolError::Truncated(_))
+        ));
         assert!(matches!(
             decode_frame(&[0, 0, 0, 50, b'{']),
             Err(ProtocolError::Truncated(_))
@@ -207,7 +219,10 @@ mod tests {
         ));
         let mut bad_json = vec![0, 0, 0, 3];
         bad_json.extend_from_slice(b"{x}img");
-        assert!(matches!(decode_frame(&bad_json), Err(ProtocolError::MalformedHeader(_))));
+        assert!(matches!(
+            decode_frame(&bad_json),
+            Err(ProtocolError::MalformedHeader(_))
+        ));
         let header = FrameHeader::new_jpeg("d", "r", 0, 1, 1);
         assert_eq!(
             decode_frame(&encode_frame(&header, b"")),

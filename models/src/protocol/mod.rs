@@ -10,16 +10,13 @@ mod signature;
 mod topic;
 
 pub use envelope::{
-    CONTENT_TYPE_JPEG, FrameHeader, MAX_HEADER_BYTES, PROTOCOL_VERSION, decode_frame,
-    encode_frame,
+    CONTENT_TYPE_JPEG, FrameHeader, MAX_HEADER_BYTES, PROTOCOL_VERSION, decode_frame, encode_frame,
 };
 pub use payloads::{
     AttendanceEvent, AttendanceEventKind, DeviceConfig, DeviceState, Heartbeat, StatusPayload,
 };
 pub use signature::{SigningKey, sign_header, verify_header};
-pub use topic::{
-    EVENTS_FILTER, FRAMES_FILTER, HEARTBEAT_FILTER, STATUS_FILTER, TOPIC_ROOT, Topic,
-};
+pub use topic::{EVENTS_FILTER, FRAMES_FILTER, HEARTBEAT_FILTER, STATUS_FILTER, TOPIC_ROOT, Topic};
 
 /// Why a topic or payload is not a valid v1 message.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

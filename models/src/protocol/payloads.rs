@@ -98,6 +98,12 @@ pub struct Heartbeat {
     /// Free bytes on the spool's file system, where known.
     #[serde(default)]
     pub disk_free: Option<u64>,
+    /// Frames the spool dropped (oldest first) because it was full, since start.
+    #[serde(default)]
+    pub spool_dropped: u64,
+    /// Frames the change gate skipped as nearly identical to the last one sent, since start.
+    #[serde(default)]
+    pub frames_skipped: u64,
 }
 
 impl Heartbeat {
@@ -107,8 +113,9 @@ impl Heartbeat {
     }
 }
 
-/// Payload of `cavs/v1/devices/{device}/config` (QoS 1, retained), published by the hub.
-/// Fields missing from a payload keep the agent's current value.
+/// Payload of `cavs/v1/devices/{device}/config` (QoS 1, retained), published by the hub with
+/// every field. Parsing fills missing fields with the defaults; an agent that wants "missing
+/// field = keep the current value" merges the raw JSON object instead (as `cavs-agent` does).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeviceConfig {
@@ -154,7 +161,10 @@ impl DeviceConfig {
             )));
         }
         if !(1..=100).contains(&self.jpeg_quality) {
-            return Err(bad(format!("jpeg_quality {} outside 1..=100", self.jpeg_quality)));
+            return Err(bad(format!(
+                "jpeg_quality {} outside 1..=100",
+                self.jpeg_quality
+            )));
         }
         if self.resolution_pair().is_none() {
             return Err(bad(format!(
@@ -232,13 +242,12 @@ mod tests {
             agent_version: Some("0.1.0".into()),
             ..StatusPayload::now(DeviceState::Online)
         };
-        let json: serde_json::Value =
-            serde_json::to_value(&status).expect("serialises");
+        let json: serde_json::Value = serde_json::to_value(&status).expect("serialises");
         assert_eq!(json["state"], "online");
         assert_eq!(json["agent_version"], "0.1.0");
         assert!(json.get("reason").is_none());
-        let back = StatusPayload::from_slice(&serde_json::to_vec(&status).expect("json"))
-            .expect("parses");
+        let back =
+            StatusPayload::from_slice(&serde_json::to_vec(&status).expect("json")).expect("parses");
         assert_eq!(back, status);
         assert!(StatusPayload::from_slice(br#"{"state":"sleeping","since":"x"}"#).is_err());
     }

@@ -118,9 +118,15 @@ impl Topic {
             ["classrooms", classroom, "events"] => Ok(Topic::Events {
                 classroom: id(classroom)?,
             }),
-            ["devices", device, "status"] => Ok(Topic::Status { device: id(device)? }),
-            ["devices", device, "heartbeat"] => Ok(Topic::Heartbeat { device: id(device)? }),
-            ["devices", device, "config"] => Ok(Topic::Config { device: id(device)? }),
+            ["devices", device, "status"] => Ok(Topic::Status {
+                device: id(device)?,
+            }),
+            ["devices", device, "heartbeat"] => Ok(Topic::Heartbeat {
+                device: id(device)?,
+            }),
+            ["devices", device, "config"] => Ok(Topic::Config {
+                device: id(device)?,
+            }),
             _ => Err(unknown()),
         }
     }
@@ -130,7 +136,10 @@ impl fmt::Display for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Topic::Frames { classroom, device } => {
-                write!(f, "{TOPIC_ROOT}/classrooms/{classroom}/devices/{device}/frames")
+                write!(
+                    f,
+                    "{TOPIC_ROOT}/classrooms/{classroom}/devices/{device}/frames"
+                )
             }
             Topic::Status { device } => write!(f, "{TOPIC_ROOT}/devices/{device}/status"),
             Topic::Heartbeat { device } => write!(f, "{TOPIC_ROOT}/devices/{device}/heartbeat"),
@@ -172,7 +181,10 @@ mod tests {
             "cavs/v1devices/d1/status",
             "other/v1/devices/d1/status",
         ] {
-            assert!(matches!(Topic::parse(bad), Err(ProtocolError::UnknownTopic(_))), "{bad}");
+            assert!(
+                matches!(Topic::parse(bad), Err(ProtocolError::UnknownTopic(_))),
+                "{bad}"
+            );
         }
         assert_eq!(
             Topic::parse("cavs/v1/devices/d+1/status"),

@@ -318,9 +318,9 @@ impl<'a> AttendanceRepo<'a> {
         )
         .await
         .map_err(|e| match e {
-            StoreError::Storage(msg) if msg.contains("student not found") => StoreError::not_found(
-                format!("student {}", review.student_id.unwrap_or_default()),
-            ),
+            StoreError::Storage(msg) if msg.contains("student not found") => {
+                StoreError::not_found(format!("student {}", review.student_id.unwrap_or_default()))
+            }
             other => other,
         })?;
         self.get(id).await

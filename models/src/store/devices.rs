@@ -73,7 +73,10 @@ fn validate(fields: &DeviceFields) -> Result<(), StoreError> {
 fn bind_fields(vars: Vars, fields: &DeviceFields) -> Vars {
     vars.str("device_id", fields.device_id.clone())
         .str("classroom_id", fields.classroom_id.clone())
-        .opt_str("location", fields.location.clone().filter(|l| !l.is_empty()))
+        .opt_str(
+            "location",
+            fields.location.clone().filter(|l| !l.is_empty()),
+        )
         .str("status", fields.status.as_str())
         .json(
             "config",
@@ -108,9 +111,13 @@ impl<'a> DevicesRepo<'a> {
             &format!("CREATE type::record('device', $id) SET {SET_FIELDS}, state = 'unknown';"),
             &audit,
         );
-        run(self.db, sql, bind_fields(Vars::new().uuid("id", id), fields).audit(&audit))
-            .await
-            .map_err(|e| conflict(e, &fields.device_id))?;
+        run(
+            self.db,
+            sql,
+            bind_fields(Vars::new().uuid("id", id), fields).audit(&audit),
+        )
+        .await
+        .map_err(|e| conflict(e, &fields.device_id))?;
         self.get(id).await
     }
 
@@ -222,9 +229,13 @@ impl<'a> DevicesRepo<'a> {
             &format!("UPDATE type::record('device', $id) SET {SET_FIELDS};"),
             &audit,
         );
-        run(self.db, sql, bind_fields(Vars::new().uuid("id", id), fields).audit(&audit))
-            .await
-            .map_err(|e| conflict(e, &fields.device_id))?;
+        run(
+            self.db,
+            sql,
+            bind_fields(Vars::new().uuid("id", id), fields).audit(&audit),
+        )
+        .await
+        .map_err(|e| conflict(e, &fields.device_id))?;
         self.get(id).await
     }
 
@@ -278,7 +289,10 @@ impl<'a> DevicesRepo<'a> {
     }
 
     /// What the broker and frame router need to trust a device, if it exists.
-    pub async fn credentials(&self, device_id: &str) -> Result<Option<DeviceCredentials>, StoreError> {
+    pub async fn credentials(
+        &self,
+        device_id: &str,
+    ) -> Result<Option<DeviceCredentials>, StoreError> {
         #[derive(Deserialize)]
         struct Row {
             device_id: String,
@@ -319,7 +333,9 @@ impl<'a> DevicesRepo<'a> {
         };
         run(
             self.db,
-            format!("UPDATE device SET state = $state{set_last_seen} WHERE device_id = $device_id;"),
+            format!(
+                "UPDATE device SET state = $state{set_last_seen} WHERE device_id = $device_id;"
+            ),
             Vars::new()
                 .str("device_id", device_id)
                 .str("state", state.as_str())

@@ -205,8 +205,14 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(with_sync_mode("surrealkv://data/db"), "surrealkv://data/db?sync=every");
-        assert_eq!(with_sync_mode("surrealkv://d?sync=1s"), "surrealkv://d?sync=1s");
+        assert_eq!(
+            with_sync_mode("surrealkv://data/db"),
+            "surrealkv://data/db?sync=every"
+        );
+        assert_eq!(
+            with_sync_mode("surrealkv://d?sync=1s"),
+            "surrealkv://d?sync=1s"
+        );
         assert_eq!(with_sync_mode("mem://"), "mem://");
         assert_eq!(
             split_credentials("ws://root:pw@db:8000"),

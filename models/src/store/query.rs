@@ -59,11 +59,6 @@ impl Vars {
         }
     }
 
-    pub(crate) fn bool(mut self, key: &str, value: bool) -> Self {
-        self.0.insert(key.to_owned(), Value::Bool(value));
-        self
-    }
-
     pub(crate) fn json(mut self, key: &str, value: Value) -> Self {
         self.0.insert(key.to_owned(), value);
         self
@@ -128,17 +123,29 @@ pub(crate) fn transaction(statements: &str, audit: &NewAudit) -> String {
     )
 }
 
-/// Runs `sql` with `vars`, failing on the first statement error.
+/// Runs `sql` with `vars`, failing on the first statement error. In a failed transaction every
+/// statement reports "not executed due to a failed transaction"; the error returned is the one
+/// that caused it (a THROW, a unique index, a schema assertion).
 pub(crate) async fn run(
     db: &Surreal<Any>,
     sql: impl Into<String>,
     vars: Vars,
 ) -> Result<surrealdb::IndexedResults, StoreError> {
-    db.query(sql.into())
+    let mut response = db
+        .query(sql.into())
         .bind(vars.into_json())
         .await
-        .and_then(|response| response.check())
-        .map_err(StoreError::storage)
+        .map_err(StoreError::storage)?;
+    let mut errors: Vec<(usize, surrealdb::Error)> = response.take_errors().into_iter().collect();
+    if errors.is_empty() {
+        return Ok(response);
+    }
+    errors.sort_by_key(|(index, _)| *index);
+    let cause = errors
+        .iter()
+        .position(|(_, e)| !e.to_string().contains("failed transaction"))
+        .unwrap_or(0);
+    Err(StoreError::storage(errors.swap_remove(cause).1))
 }
 
 /// Takes statement `index`'s rows and decodes each as `T`.
@@ -176,7 +183,10 @@ pub(crate) fn one<T: DeserializeOwned>(
 }
 
 /// Takes a `SELECT count() ... GROUP ALL` result.
-pub(crate) fn count(response: &mut surrealdb::IndexedResults, index: usize) -> Result<u64, StoreError> {
+pub(crate) fn count(
+    response: &mut surrealdb::IndexedResults,
+    index: usize,
+) -> Result<u64, StoreError> {
     let values: Vec<Value> = response.take(index).map_err(StoreError::storage)?;
     Ok(values
         .first()

@@ -49,7 +49,9 @@ fn validate(fields: &StudentFields) -> Result<(), StoreError> {
         ));
     }
     if fields.full_name.trim().is_empty() || fields.full_name.chars().count() > 200 {
-        return Err(StoreError::Invalid("full_name must be 1-200 characters".into()));
+        return Err(StoreError::Invalid(
+            "full_name must be 1-200 characters".into(),
+        ));
     }
     if let Some(email) = &fields.email
         && !email.is_empty()
@@ -64,7 +66,10 @@ fn bind_fields(vars: Vars, fields: &StudentFields) -> Vars {
     vars.str("student_number", fields.student_number.trim())
         .str("full_name", fields.full_name.trim())
         .opt_str("email", fields.email.clone().filter(|e| !e.is_empty()))
-        .opt_str("department", fields.department.clone().filter(|d| !d.is_empty()))
+        .opt_str(
+            "department",
+            fields.department.clone().filter(|d| !d.is_empty()),
+        )
         .opt_int("year", fields.year)
 }
 
@@ -81,7 +86,11 @@ impl<'a> StudentsRepo<'a> {
     }
 
     /// Creates a student; `Conflict` if the student number is taken.
-    pub async fn create(&self, fields: &StudentFields, actor: &Actor) -> Result<Student, StoreError> {
+    pub async fn create(
+        &self,
+        fields: &StudentFields,
+        actor: &Actor,
+    ) -> Result<Student, StoreError> {
         validate(fields)?;
         let id = Uuid::now_v7();
         let audit = NewAudit {
@@ -95,9 +104,13 @@ impl<'a> StudentsRepo<'a> {
             &format!("CREATE type::record('student', $id) SET {SET_FIELDS};"),
             &audit,
         );
-        run(self.db, sql, bind_fields(Vars::new().uuid("id", id), fields).audit(&audit))
-            .await
-            .map_err(|e| conflict(e, &fields.student_number))?;
+        run(
+            self.db,
+            sql,
+            bind_fields(Vars::new().uuid("id", id), fields).audit(&audit),
+        )
+        .await
+        .map_err(|e| conflict(e, &fields.student_number))?;
         self.get(id).await
     }
 
@@ -195,9 +208,13 @@ impl<'a> StudentsRepo<'a> {
             &format!("UPDATE type::record('student', $id) SET {SET_FIELDS};"),
             &audit,
         );
-        run(self.db, sql, bind_fields(Vars::new().uuid("id", id), fields).audit(&audit))
-            .await
-            .map_err(|e| conflict(e, &fields.student_number))?;
+        run(
+            self.db,
+            sql,
+            bind_fields(Vars::new().uuid("id", id), fields).audit(&audit),
+        )
+        .await
+        .map_err(|e| conflict(e, &fields.student_number))?;
         self.get(id).await
     }
 

@@ -1,15 +1,15 @@
 //! Users and their argon2 password hashes.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 use uuid::Uuid;
 
-use super::query::{self, Vars, de_record, page_bounds, run};
 use super::StoreError;
+use super::query::{self, Vars, de_record, page_bounds, run};
 use crate::{Actor, NewAudit, NewUser, Page, PageRequest, Role, User};
 
 /// Hashes a password or device secret with argon2id (random salt, PHC string).
@@ -147,7 +147,9 @@ impl<'a> UsersRepo<'a> {
         }
         let mut response = run(
             self.db,
-            format!("SELECT {USER_FIELDS}, password_hash FROM user WHERE username = $username LIMIT 1;"),
+            format!(
+                "SELECT {USER_FIELDS}, password_hash FROM user WHERE username = $username LIMIT 1;"
+            ),
             Vars::new().str("username", username),
         )
         .await?;
@@ -208,5 +210,4 @@ impl<'a> UsersRepo<'a> {
 }
 
 /// A valid argon2 hash of a random string, checked against when a username is unknown.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1kJcOlUsQNL0J2QBvq8MmyzsxYxHQ6z9pt2vqgQ3Jk4";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1kJcOlUsQNL0J2QBvq8MmyzsxYxHQ6z9pt2vqgQ3Jk4";

@@ -99,8 +99,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let published: Arc<Mutex<HashMap<Uuid, Instant>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let last_event: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let (events, mut events_loop) =
-        AsyncClient::new(hub.mqtt_options("loadgen-events", "loadgen", "loadgen-pass"), 1024);
+    let (events, mut events_loop) = AsyncClient::new(
+        hub.mqtt_options("loadgen-events", "loadgen", "loadgen-pass"),
+        1024,
+    );
     events.subscribe(EVENTS_FILTER, QoS::AtMostOnce).await?;
     {
         let published = Arc::clone(&published);
@@ -110,14 +112,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
             loop {
                 match events_loop.poll().await {
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        let Ok(event) = serde_json::from_slice::<AttendanceEvent>(&p.payload) else {
+                        let Ok(event) = serde_json::from_slice::<AttendanceEvent>(&p.payload)
+                        else {
                             continue;
                         };
                         let sent = event
                             .frame_id
                             .and_then(|id| published.lock().ok()?.remove(&id));
                         if let Some(sent) = sent
-                            && let (Ok(mut lat), Ok(mut last)) = (latencies.lock(), last_event.lock())
+                            && let (Ok(mut lat), Ok(mut last)) =
+                                (latencies.lock(), last_event.lock())
                         {
                             lat.push(sent.elapsed());
                             *last = Some(Instant::now());
@@ -162,14 +166,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 ticker.tick().await;
                 seq += 1;
                 let jpeg = &frames[(d + seq as usize) % frames.len()];
-                let Ok((header, envelope)) = signed_frame(&device_id, &classroom, &secret, seq, jpeg)
+                let Ok((header, envelope)) =
+                    signed_frame(&device_id, &classroom, &secret, seq, jpeg)
                 else {
                     continue;
                 };
                 if let Ok(mut map) = published.lock() {
                     map.insert(header.frame_id, Instant::now());
                 }
-                if client.publish(&topic, QoS::AtLeastOnce, false, envelope).await.is_ok() {
+                if client
+                    .publish(&topic, QoS::AtLeastOnce, false, envelope)
+                    .await
+                    .is_ok()
+                {
                     sent += 1;
                 }
             }
@@ -196,7 +205,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let drain_until = Instant::now() + Duration::from_secs(15);
     while Instant::now() < drain_until {
         let pending = published.lock().map(|m| m.len()).unwrap_or(0);
-        let stats = hub.hub.pipeline.parts().router.send(cavs_hub::pipeline::router::GetStats).await?;
+        let stats = hub
+            .hub
+            .pipeline
+            .parts()
+            .router
+            .send(cavs_hub::pipeline::router::GetStats)
+            .await?;
         if pending == 0 || (stats.inflight == 0 && stats.queued == 0) {
             break;
         }
@@ -207,7 +222,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut latencies = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     latencies.sort();
     let processed = latencies.len();
-    let last = last_event.lock().ok().and_then(|l| *l).unwrap_or_else(Instant::now);
+    let last = last_event
+        .lock()
+        .ok()
+        .and_then(|l| *l)
+        .unwrap_or_else(Instant::now);
     let elapsed = last.duration_since(start).as_secs_f64().max(1e-3);
     let pct = |p: f64| -> f64 {
         if latencies.is_empty() {
@@ -217,17 +236,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
         latencies[i].as_secs_f64() * 1000.0
     };
     let metrics = &hub.hub.pipeline.parts().metrics;
-    let reasons = ["overloaded", "rate_limited", "duplicate", "bad_signature", "undecodable", "malformed"];
+    let reasons = [
+        "overloaded",
+        "rate_limited",
+        "duplicate",
+        "bad_signature",
+        "undecodable",
+        "malformed",
+    ];
     println!(
         "loadgen: devices={} fps/device={} seconds={} detector={} workers={}",
         args.devices,
         args.fps,
         args.seconds,
         args.detector,
-        if args.workers == 0 { "cores".to_owned() } else { args.workers.to_string() }
+        if args.workers == 0 {
+            "cores".to_owned()
+        } else {
+            args.workers.to_string()
+        }
     );
     println!("frames published      {sent}");
-    println!("frames processed      {processed} ({:.1} frames/s)", processed as f64 / elapsed);
+    println!(
+        "frames processed      {processed} ({:.1} frames/s)",
+        processed as f64 / elapsed
+    );
     for reason in reasons {
         let n = metrics.dropped_count(reason);
         if n > 0 {
