@@ -18,7 +18,7 @@ use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
 pub enum BrokerError {
     /// rumqttd refused a local link.
     #[error("broker link: {0}")]
-    Link(#[from] rumqttd::local::LinkError),
+    Link(Box<rumqttd::local::LinkError>),
     /// The broker thread could not be spawned.
     #[error("broker thread: {0}")]
     Thread(#[from] std::io::Error),
@@ -84,8 +84,13 @@ pub struct RunningBroker {
 /// Builds the broker, opens its local links and starts it on a dedicated thread.
 pub fn start(settings: &HubSettings, auth: BrokerAuth) -> Result<RunningBroker, BrokerError> {
     let mut broker = Broker::new(broker_config(settings, auth));
-    let bridge_link = broker.link("cavs-hub-bridge")?;
-    let (publisher_tx, publisher_rx) = broker.link("cavs-hub-publisher")?;
+    let link = |name: &str| {
+        broker
+            .link(name)
+            .map_err(|e| BrokerError::Link(Box::new(e)))
+    };
+    let bridge_link = link("cavs-hub-bridge")?;
+    let (publisher_tx, publisher_rx) = link("cavs-hub-publisher")?;
     std::thread::Builder::new()
         .name("mqtt-broker".into())
         .spawn(move || {

@@ -83,7 +83,7 @@ impl RecognizerWorker {
         let decoded = decode_image(image, &self.limits)?;
         let faces = recognizer.analyze(&decoded)?;
         let gallery = self.gallery.snapshot();
-        let descriptors: Vec<_> = faces.iter().map(|f| f.descriptor.clone()).collect();
+        let descriptors: Vec<_> = faces.iter().map(|f| f.descriptor).collect();
         let matches = gallery.best_matches(&descriptors);
         Ok(faces
             .into_iter()
