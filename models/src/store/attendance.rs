@@ -256,16 +256,13 @@ impl<'a> AttendanceRepo<'a> {
             vars,
         )
         .await?;
-        let items = query::rows::<RecordRow>(&mut response, 0, "attendance")?
-            .into_iter()
-            .map(RecordRow::into_record)
-            .collect();
-        Ok(Page {
-            items,
-            total: query::count(&mut response, 1)?,
-            page: page.page.max(1),
-            page_size: limit as u64,
-        })
+        query::page(
+            &mut response,
+            "attendance",
+            page,
+            limit,
+            |row: RecordRow| Ok(RecordRow::into_record(row)),
+        )
     }
 
     /// Applies a teacher's review (approve / reject, optionally reassigning the student) and

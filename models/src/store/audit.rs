@@ -112,15 +112,8 @@ impl<'a> AuditRepo<'a> {
             vars,
         )
         .await?;
-        let items = query::rows::<AuditRow>(&mut response, 0, "audit")?
-            .into_iter()
-            .map(AuditRow::into_entry)
-            .collect();
-        Ok(Page {
-            items,
-            total: query::count(&mut response, 1)?,
-            page: page.page.max(1),
-            page_size: limit as u64,
+        query::page(&mut response, "audit", page, limit, |row: AuditRow| {
+            Ok(AuditRow::into_entry(row))
         })
     }
 }

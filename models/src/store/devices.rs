@@ -183,15 +183,8 @@ impl<'a> DevicesRepo<'a> {
                 .opt_str("classroom", classroom_id),
         )
         .await?;
-        let items = query::rows::<DeviceRow>(&mut response, 0, "device")?
-            .into_iter()
-            .map(DeviceRow::into_device)
-            .collect();
-        Ok(Page {
-            items,
-            total: query::count(&mut response, 1)?,
-            page: page.page.max(1),
-            page_size: limit as u64,
+        query::page(&mut response, "device", page, limit, |row: DeviceRow| {
+            Ok(DeviceRow::into_device(row))
         })
     }
 

@@ -182,6 +182,27 @@ pub(crate) fn one<T: DeserializeOwned>(
     }
 }
 
+/// Builds a page from a list query: statement 0 holds the rows, statement 1 the
+/// `SELECT count() ... GROUP ALL` total.
+pub(crate) fn page<R: DeserializeOwned, T>(
+    response: &mut surrealdb::IndexedResults,
+    table: &str,
+    request: &crate::PageRequest,
+    limit: i64,
+    convert: impl FnMut(R) -> Result<T, StoreError>,
+) -> Result<crate::Page<T>, StoreError> {
+    let items = rows::<R>(response, 0, table)?
+        .into_iter()
+        .map(convert)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::Page {
+        items,
+        total: count(response, 1)?,
+        page: request.page.max(1),
+        page_size: limit as u64,
+    })
+}
+
 /// Takes a `SELECT count() ... GROUP ALL` result.
 pub(crate) fn count(
     response: &mut surrealdb::IndexedResults,

@@ -176,15 +176,8 @@ impl<'a> StudentsRepo<'a> {
                 .opt_str("q", search.map(str::to_lowercase)),
         )
         .await?;
-        let items = query::rows::<StudentRow>(&mut response, 0, "student")?
-            .into_iter()
-            .map(Student::from)
-            .collect();
-        Ok(Page {
-            items,
-            total: query::count(&mut response, 1)?,
-            page: page.page.max(1),
-            page_size: limit as u64,
+        query::page(&mut response, "student", page, limit, |row: StudentRow| {
+            Ok(Student::from(row))
         })
     }
 

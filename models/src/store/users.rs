@@ -190,16 +190,7 @@ impl<'a> UsersRepo<'a> {
             Vars::new().int("limit", limit).int("start", start),
         )
         .await?;
-        let items = query::rows::<UserRow>(&mut response, 0, "user")?
-            .into_iter()
-            .map(UserRow::into_user)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            total: query::count(&mut response, 1)?,
-            page: page.page.max(1),
-            page_size: limit as u64,
-        })
+        query::page(&mut response, "user", page, limit, UserRow::into_user)
     }
 
     /// Number of users (any role).
