@@ -370,6 +370,25 @@ pub struct NewAudit {
     pub meta: serde_json::Value,
 }
 
+impl NewAudit {
+    /// An entry by `actor` doing `action` on record `id` of `table`.
+    pub fn of(
+        actor: &Actor,
+        action: &str,
+        table: &str,
+        id: impl ToString,
+        meta: serde_json::Value,
+    ) -> Self {
+        NewAudit {
+            actor: actor.clone(),
+            action: action.to_owned(),
+            target_table: table.to_owned(),
+            target_id: Some(id.to_string()),
+            meta,
+        }
+    }
+}
+
 /// Filters of the audit list.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

@@ -93,17 +93,17 @@ impl<'a> AttendanceRepo<'a> {
     ) -> Result<AttendanceRecord, StoreError> {
         check_confidence(new.confidence, new.distance)?;
         let id = Uuid::now_v7();
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "create".into(),
-            target_table: "attendance".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::json!({
+        let audit = NewAudit::of(
+            actor,
+            "create",
+            "attendance",
+            id,
+            serde_json::json!({
                 "student_id": new.predicted_student_id,
                 "confidence": new.confidence,
                 "review_status": new.review_status.as_str(),
             }),
-        };
+        );
         let student = if new.predicted_student_id.is_some() {
             "type::record('student', $student)"
         } else {
@@ -326,17 +326,17 @@ impl<'a> AttendanceRepo<'a> {
     /// Deletes a record.
     pub async fn delete(&self, id: Uuid, actor: &Actor) -> Result<AttendanceRecord, StoreError> {
         let record = self.get(id).await?;
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "delete".into(),
-            target_table: "attendance".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::json!({
+        let audit = NewAudit::of(
+            actor,
+            "delete",
+            "attendance",
+            id,
+            serde_json::json!({
                 "student_id": record.predicted_student_id,
                 "classroom_id": record.classroom_id,
                 "timestamp": record.timestamp,
             }),
-        };
+        );
         let sql = query::transaction("DELETE type::record('attendance', $id);", &audit);
         run(self.db, sql, Vars::new().uuid("id", id).audit(&audit)).await?;
         Ok(record)

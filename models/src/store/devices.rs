@@ -100,13 +100,13 @@ impl<'a> DevicesRepo<'a> {
     pub async fn create(&self, fields: &DeviceFields, actor: &Actor) -> Result<Device, StoreError> {
         validate(fields)?;
         let id = Uuid::now_v7();
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "create".into(),
-            target_table: "device".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::json!({ "device_id": fields.device_id, "classroom_id": fields.classroom_id }),
-        };
+        let audit = NewAudit::of(
+            actor,
+            "create",
+            "device",
+            id,
+            serde_json::json!({ "device_id": fields.device_id, "classroom_id": fields.classroom_id }),
+        );
         let sql = query::transaction(
             &format!("CREATE type::record('device', $id) SET {SET_FIELDS}, state = 'unknown';"),
             &audit,
@@ -211,13 +211,13 @@ impl<'a> DevicesRepo<'a> {
     ) -> Result<Device, StoreError> {
         validate(fields)?;
         self.get(id).await?;
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "update".into(),
-            target_table: "device".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::to_value(fields).unwrap_or_default(),
-        };
+        let audit = NewAudit::of(
+            actor,
+            "update",
+            "device",
+            id,
+            serde_json::to_value(fields).unwrap_or_default(),
+        );
         let sql = query::transaction(
             &format!("UPDATE type::record('device', $id) SET {SET_FIELDS};"),
             &audit,
@@ -235,13 +235,13 @@ impl<'a> DevicesRepo<'a> {
     /// Deletes a device (its attendance records keep their device id).
     pub async fn delete(&self, id: Uuid, actor: &Actor) -> Result<Device, StoreError> {
         let device = self.get(id).await?;
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "delete".into(),
-            target_table: "device".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::json!({ "device_id": device.device_id }),
-        };
+        let audit = NewAudit::of(
+            actor,
+            "delete",
+            "device",
+            id,
+            serde_json::json!({ "device_id": device.device_id }),
+        );
         let sql = query::transaction("DELETE type::record('device', $id);", &audit);
         run(self.db, sql, Vars::new().uuid("id", id).audit(&audit)).await?;
         Ok(device)
@@ -257,13 +257,13 @@ impl<'a> DevicesRepo<'a> {
         actor: &Actor,
     ) -> Result<Device, StoreError> {
         let device = self.get(id).await?;
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "issue_credentials".into(),
-            target_table: "device".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::json!({ "device_id": device.device_id }),
-        };
+        let audit = NewAudit::of(
+            actor,
+            "issue_credentials",
+            "device",
+            id,
+            serde_json::json!({ "device_id": device.device_id }),
+        );
         let sql = query::transaction(
             "UPDATE type::record('device', $id) SET secret_hash = $hash, signing_key = $key;",
             &audit,

@@ -59,13 +59,13 @@ impl<'a> FacesRepo<'a> {
             )));
         }
         let id = Uuid::now_v7();
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "enroll".into(),
-            target_table: "face".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::json!({ "student_id": student_id, "source_path": source_path }),
-        };
+        let audit = NewAudit::of(
+            actor,
+            "enroll",
+            "face",
+            id,
+            serde_json::json!({ "student_id": student_id, "source_path": source_path }),
+        );
         let sql = query::transaction(
             "LET $student = type::record('student', $student_id);
              IF $student.id = NONE { THROW 'student not found' };
@@ -145,13 +145,7 @@ impl<'a> FacesRepo<'a> {
 
     /// Deletes one descriptor.
     pub async fn delete(&self, id: Uuid, actor: &Actor) -> Result<(), StoreError> {
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "delete".into(),
-            target_table: "face".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::json!({}),
-        };
+        let audit = NewAudit::of(actor, "delete", "face", id, serde_json::json!({}));
         let sql = query::transaction(
             "IF type::record('face', $id).id = NONE { THROW 'face not found' };
              DELETE type::record('face', $id);",

@@ -93,13 +93,13 @@ impl<'a> StudentsRepo<'a> {
     ) -> Result<Student, StoreError> {
         validate(fields)?;
         let id = Uuid::now_v7();
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "create".into(),
-            target_table: "student".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::json!({ "student_number": fields.student_number }),
-        };
+        let audit = NewAudit::of(
+            actor,
+            "create",
+            "student",
+            id,
+            serde_json::json!({ "student_number": fields.student_number }),
+        );
         let sql = query::transaction(
             &format!("CREATE type::record('student', $id) SET {SET_FIELDS};"),
             &audit,
@@ -190,13 +190,13 @@ impl<'a> StudentsRepo<'a> {
     ) -> Result<Student, StoreError> {
         validate(fields)?;
         self.get(id).await?;
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "update".into(),
-            target_table: "student".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::to_value(fields).unwrap_or_default(),
-        };
+        let audit = NewAudit::of(
+            actor,
+            "update",
+            "student",
+            id,
+            serde_json::to_value(fields).unwrap_or_default(),
+        );
         let sql = query::transaction(
             &format!("UPDATE type::record('student', $id) SET {SET_FIELDS};"),
             &audit,
@@ -215,17 +215,17 @@ impl<'a> StudentsRepo<'a> {
     /// history but lose the link. Returns the deleted student.
     pub async fn delete(&self, id: Uuid, actor: &Actor) -> Result<Student, StoreError> {
         let student = self.get(id).await?;
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "delete".into(),
-            target_table: "student".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::json!({
+        let audit = NewAudit::of(
+            actor,
+            "delete",
+            "student",
+            id,
+            serde_json::json!({
                 "student_number": student.student_number,
                 "full_name": student.full_name,
                 "faces_deleted": student.face_count,
             }),
-        };
+        );
         let sql = query::transaction(
             "LET $student = type::record('student', $id);
              DELETE face WHERE student = $student;

@@ -86,13 +86,13 @@ impl<'a> UsersRepo<'a> {
         }
         let id = Uuid::now_v7();
         let hash = hash_secret(&new.password)?;
-        let audit = NewAudit {
-            actor: actor.clone(),
-            action: "create".into(),
-            target_table: "user".into(),
-            target_id: Some(id.to_string()),
-            meta: serde_json::json!({ "username": username, "role": new.role.as_str() }),
-        };
+        let audit = NewAudit::of(
+            actor,
+            "create",
+            "user",
+            id,
+            serde_json::json!({ "username": username, "role": new.role.as_str() }),
+        );
         let sql = query::transaction(
             "CREATE type::record('user', $id) SET username = $username, password_hash = $hash, role = $role, active = true;",
             &audit,
