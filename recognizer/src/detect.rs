@@ -5,7 +5,7 @@ use crate::nets::tiny::ANCHORS;
 use crate::preprocess::js_round;
 use crate::types::{BoundingBox, Detection};
 
-fn sigmoid(v: f64) -> f64 {
+pub(crate) fn sigmoid(v: f64) -> f64 {
     1.0 / (1.0 + (-v).exp())
 }
 
@@ -28,7 +28,7 @@ fn iou_corners(a: [f64; 4], b: [f64; 4]) -> f64 {
 /// when its IoU with a kept box is above `iou_threshold`. On equal scores the earlier
 /// candidate goes first, or the later one when `later_wins_ties` (face-api's tiny detector).
 /// Returns kept indices.
-fn nms(
+pub(crate) fn nms(
     cands: &[(f64, [f64; 4])],
     iou_threshold: f64,
     max: usize,

@@ -14,14 +14,17 @@
 //! ```
 
 pub mod align;
+pub mod alloc;
 pub mod decode;
 pub mod detect;
 pub mod error;
 pub mod gallery;
+pub mod multiscale;
 pub mod nets;
 pub mod parity;
 pub mod preprocess;
 pub mod recognizer;
+pub mod scan;
 pub mod types;
 pub mod weights;
 
@@ -31,4 +34,5 @@ pub use gallery::{
     Gallery, Match, MatchClass, Thresholds, confidence_from_distance, distance_for_confidence,
 };
 pub use recognizer::{DetectorKind, Nets, Recognizer, RecognizerConfig};
+pub use scan::{ScanLimits, ScanMode};
 pub use types::{BoundingBox, Descriptor, Detection, FaceAnalysis};

@@ -204,6 +204,82 @@ pub fn prepare_input<S: PixelSource>(
     }
 }
 
+/// A window of a scaled copy of an image, as one detector input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScaledWindow {
+    /// Source pixels per scaled pixel (horizontal, vertical).
+    pub ratio: (f64, f64),
+    /// Top-left of the window in scaled pixels.
+    pub origin: (usize, usize),
+    /// Scaled pixels of the window that hold image content (the rest is padding).
+    pub content: (usize, usize),
+    /// Input size (width, height).
+    pub input: (usize, usize),
+}
+
+/// Writes the CHW input of `window` (bilinear, TF legacy sampling `src = dst·ratio`, as the
+/// whole-frame pass) into `out` (length `3·w·h` of `window.input`); pixels outside the content
+/// get the padding value 0 before normalisation, as face-api's bottom/right padding.
+pub fn prepare_window<S: PixelSource>(
+    src: &S,
+    window: &ScaledWindow,
+    norm: Normalize,
+    out: &mut [f32],
+) {
+    let (in_w, in_h) = window.input;
+    let (sw, sh) = (src.width(), src.height());
+    let axis = |n_in: usize, content: usize, origin: usize, ratio: f64, limit: usize| {
+        (0..n_in)
+            .map(|i| {
+                if i >= content || limit == 0 {
+                    return None;
+                }
+                let s = (origin + i) as f64 * ratio;
+                let lo = (s.floor() as usize).min(limit - 1);
+                let hi = (s.ceil() as usize).min(limit - 1);
+                Some((lo, hi, (s - s.floor()) as f32))
+            })
+            .collect::<Vec<_>>()
+    };
+    let xs = axis(in_w, window.content.0, window.origin.0, window.ratio.0, sw);
+    let ys = axis(in_h, window.content.1, window.origin.1, window.ratio.1, sh);
+    let plane = in_w * in_h;
+    let (r_out, rest) = out.split_at_mut(plane);
+    let (g_out, b_out) = rest.split_at_mut(plane);
+    let normalise = |v: [f32; 3]| match norm {
+        Normalize::MeanDiv255(m) => [
+            (v[0] - m[0]) / 255.0,
+            (v[1] - m[1]) / 255.0,
+            (v[2] - m[2]) / 255.0,
+        ],
+        Normalize::Ssd => [v[0] / 127.5 - 1.0, v[1] / 127.5 - 1.0, v[2] / 127.5 - 1.0],
+        Normalize::Raw => v,
+    };
+    let pad = normalise([0.0; 3]);
+    for (i, y) in ys.iter().enumerate() {
+        let row = i * in_w;
+        for (j, x) in xs.iter().enumerate() {
+            let v = match (x, y) {
+                (Some((x0, x1, fx)), Some((y0, y1, fy))) => {
+                    let (tl, tr) = (src.pixel(*x0, *y0), src.pixel(*x1, *y0));
+                    let (bl, br) = (src.pixel(*x0, *y1), src.pixel(*x1, *y1));
+                    let mut v = [0f32; 3];
+                    for c in 0..3 {
+                        let top = tl[c] + (tr[c] - tl[c]) * fx;
+                        let bottom = bl[c] + (br[c] - bl[c]) * fx;
+                        v[c] = top + (bottom - top) * fy;
+                    }
+                    normalise(v)
+                }
+                _ => pad,
+            };
+            r_out[row + j] = v[0];
+            g_out[row + j] = v[1];
+            b_out[row + j] = v[2];
+        }
+    }
+}
+
 /// Clips a float box (x, y, w, h) to a `img_w × img_h` image and floors it, as face-api's
 /// `extractFaceTensors` does. Returns `None` when nothing is left.
 pub fn clip_floor(x: f32, y: f32, w: f32, h: f32, img_w: u32, img_h: u32) -> Option<PixelRect> {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::align::{dlib_rect, landmarks_to_image};
 use crate::detect::{decode_ssd, decode_tiny};
 use crate::error::RecognizerError;
+use crate::multiscale::{FineDetector, PassSettings, detect_fine};
 use crate::nets::landmarks::{self, LandmarkNet};
 use crate::nets::recognition::{self, RecognitionNet};
 use crate::nets::ssd::{self, SsdNet};
@@ -14,6 +15,7 @@ use crate::nets::tiny::TinyNet;
 use crate::preprocess::{
     FACE_MEAN, Normalize, PixelRect, RgbView, TINY_MEAN, clip_floor, prepare_input,
 };
+use crate::scan::{self, ScaledDetection, ScanLimits, ScanMode};
 use crate::types::{BoundingBox, Descriptor, Detection, FaceAnalysis};
 use crate::weights;
 
@@ -47,6 +49,14 @@ pub struct RecognizerConfig {
     pub tiny_input_size: u32,
     /// Faces per forward pass of the landmark and recognition nets.
     pub batch_size: usize,
+    /// How frames are scanned: face-api's single pass, or (default) that pass plus a fine
+    /// pass for small faces in frames larger than the detector input.
+    pub scan: ScanMode,
+    /// Multiscale: shorter side in frame pixels of the smallest face to look for.
+    pub smallest_face: u32,
+    /// Multiscale: at most this many scaled pixels in the fine pass (bounds the cost of huge
+    /// frames; their smallest findable face grows instead).
+    pub max_scan_pixels: usize,
 }
 
 impl Default for RecognizerConfig {
@@ -59,6 +69,9 @@ impl Default for RecognizerConfig {
             max_faces: 100,
             tiny_input_size: 416,
             batch_size: 16,
+            scan: ScanMode::Multiscale,
+            smallest_face: ScanLimits::default().smallest_face,
+            max_scan_pixels: ScanLimits::default().max_fine_pixels,
         }
     }
 }
@@ -94,6 +107,18 @@ impl RecognizerConfig {
                 self.tiny_input_size
             )));
         }
+        if !(8..=4096).contains(&self.smallest_face) {
+            return Err(RecognizerError::Config(format!(
+                "smallest_face must be in 8..=4096 px, got {}",
+                self.smallest_face
+            )));
+        }
+        if self.max_scan_pixels < 65_536 {
+            return Err(RecognizerError::Config(format!(
+                "max_scan_pixels must be at least 65536, got {}",
+                self.max_scan_pixels
+            )));
+        }
         if self.batch_size == 0 || self.max_faces == 0 {
             return Err(RecognizerError::Config(
                 "batch_size and max_faces must be at least 1".into(),
@@ -121,6 +146,7 @@ impl Recognizer {
     /// Loads the embedded weights (verifying their SHA-256) and builds the networks.
     pub fn new(config: RecognizerConfig) -> Result<Self, RecognizerError> {
         config.validate()?;
+        crate::alloc::tune_allocator();
         let started = std::time::Instant::now();
         let device = Device::flex();
         let ssd = SsdNet::new(&weights::load_model(&weights::SSD_MOBILENETV1)?, &device)?;
@@ -147,12 +173,63 @@ impl Recognizer {
         &self.config
     }
 
-    /// Detects faces with the configured detector.
+    /// Detects faces with the configured detector and scan (by default the multi-scale scan:
+    /// face-api's pass plus a fine pass for small faces, see [`crate::scan`]).
     pub fn detect(&self, img: &DynamicImage) -> Result<Vec<Detection>, RecognizerError> {
-        self.detect_with(img, self.config.detector)
+        let rgb = to_rgb(img)?;
+        self.detect_scan(&rgb)
     }
 
-    /// Detects faces with the given detector (other settings from the config).
+    /// The limits of the multi-scale scan from the config.
+    pub fn scan_limits(&self) -> ScanLimits {
+        ScanLimits {
+            smallest_face: self.config.smallest_face,
+            max_fine_pixels: self.config.max_scan_pixels,
+            ..ScanLimits::default()
+        }
+    }
+
+    fn detect_scan(&self, rgb: &RgbImage) -> Result<Vec<Detection>, RecognizerError> {
+        let c = &self.config;
+        let (w, h) = rgb.dimensions();
+        let plan = scan::plan(w, h, c.scan, &self.scan_limits());
+        let level0 = self.detect_rgb(rgb, c.detector)?;
+        if plan.fine.is_empty() {
+            return Ok(level0);
+        }
+        let side = match c.detector {
+            DetectorKind::Ssd => ssd::INPUT_SIZE as f64,
+            DetectorKind::Tiny => f64::from(c.tiny_input_size),
+        };
+        let level0_scale = side / f64::from(w.max(h));
+        let mut cands: Vec<ScaledDetection> = level0
+            .into_iter()
+            .map(|detection| ScaledDetection {
+                detection,
+                scale: level0_scale,
+                level0: true,
+            })
+            .collect();
+        let detector = match c.detector {
+            DetectorKind::Ssd => FineDetector::Ssd(&self.ssd),
+            DetectorKind::Tiny => FineDetector::Tiny(&self.tiny),
+        };
+        let settings = PassSettings {
+            min_confidence: c.min_confidence,
+            nms_iou: c.nms_iou,
+            max_faces: c.max_faces,
+        };
+        for fine in &plan.fine {
+            cands.extend(detect_fine(detector, rgb, fine, &settings)?);
+        }
+        let mut dets = scan::merge(cands, c.nms_iou, c.max_faces);
+        let min = c.min_face_size as f32;
+        dets.retain(|d| d.bbox.width.min(d.bbox.height) >= min);
+        Ok(dets)
+    }
+
+    /// face-api's single pass with the given detector over the whole frame fitted to the
+    /// detector input (other settings from the config; no multi-scale scan). Used for parity.
     pub fn detect_with(
         &self,
         img: &DynamicImage,
@@ -209,7 +286,7 @@ impl Recognizer {
     /// face (faces batched through the nets).
     pub fn analyze(&self, img: &DynamicImage) -> Result<Vec<FaceAnalysis>, RecognizerError> {
         let rgb = to_rgb(img)?;
-        let dets = self.detect_rgb(&rgb, self.config.detector)?;
+        let dets = self.detect_scan(&rgb)?;
         self.embed_rgb(&rgb, &dets)
     }
 

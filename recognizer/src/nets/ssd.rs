@@ -168,43 +168,10 @@ impl SsdNet {
         })
     }
 
-    /// Runs the net on one normalised CHW 512×512 input.
+    /// Runs the net on one normalised CHW 512×512 input (face-api's pass).
     pub fn forward(&self, input: Vec<f32>) -> Result<SsdRaw, RecognizerError> {
         let n = INPUT_SIZE;
-        let mut x = relu6(self.conv0.forward(&input, 1, n, n, &self.device));
-        let mut feats = Vec::new();
-        for (i, (dw, pw)) in self.blocks.iter().enumerate() {
-            x = relu6(dw.forward(x));
-            x = relu6(pw.forward(x));
-            if i + 1 == 11 {
-                feats.push(x.clone());
-            }
-        }
-        feats.push(x.clone());
-        let mut y = x;
-        for (i, c) in self.extras.iter().enumerate() {
-            y = relu6(c.forward(y)?);
-            if i % 2 == 1 {
-                feats.push(y.clone());
-            }
-        }
-        let mut boxes = Vec::with_capacity(NUM_ANCHORS);
-        let mut classes = Vec::with_capacity(NUM_ANCHORS);
-        for (f, (bp, cp)) in feats.into_iter().zip(&self.predictors) {
-            let b = bp.forward(f.clone());
-            let c = cp.forward(f);
-            let [_, bc, h, w] = b.dims();
-            let a = bc / 4;
-            let bv = to_vec(b)?;
-            let cv = to_vec(c)?;
-            let hw = h * w;
-            for pos in 0..hw {
-                for an in 0..a {
-                    boxes.push(std::array::from_fn(|k| bv[(an * 4 + k) * hw + pos]));
-                    classes.push(std::array::from_fn(|k| cv[(an * 3 + k) * hw + pos]));
-                }
-            }
-        }
+        let (boxes, classes, _) = self.run(&input, n, n, HEADS)?;
         if boxes.len() != NUM_ANCHORS {
             return Err(RecognizerError::Weights(format!(
                 "SSD produced {} anchors",
@@ -212,5 +179,182 @@ impl SsdNet {
             )));
         }
         Ok(SsdRaw { boxes, classes })
+    }
+
+    /// Runs the net fully convolutionally on one normalised CHW input of `h × w` (both
+    /// multiples of 32), computing only the first `heads` box predictors (1 = the stride-16
+    /// head, 2 = also the stride-32 head). The anchors follow the generator that made the
+    /// 512 anchors (checked against them in a test), at the same pixel sizes, so the net sees
+    /// faces exactly as it was trained to; one pass over a large input does the work of every
+    /// overlapping 512 tile once.
+    pub fn forward_grid(
+        &self,
+        input: &[f32],
+        h: usize,
+        w: usize,
+        heads: usize,
+    ) -> Result<SsdGrid, RecognizerError> {
+        if h % 32 != 0 || w % 32 != 0 || h == 0 || w == 0 || !(1..=2).contains(&heads) {
+            return Err(RecognizerError::Config(format!(
+                "SSD grid input {w}x{h} must be a non-empty multiple of 32, heads 1..=2"
+            )));
+        }
+        let (boxes, classes, grids) = self.run(input, h, w, heads)?;
+        let anchors = grid_anchors(&grids);
+        if anchors.len() != boxes.len() {
+            return Err(RecognizerError::Weights(format!(
+                "SSD grid produced {} predictions for {} anchors",
+                boxes.len(),
+                anchors.len()
+            )));
+        }
+        Ok(SsdGrid {
+            raw: SsdRaw { boxes, classes },
+            anchors,
+        })
+    }
+
+    /// The backbone and the first `heads` predictors on an `h × w` input; predictions in
+    /// (head, row, col, anchor) order and the grid size of each head used.
+    #[allow(clippy::type_complexity)]
+    fn run(
+        &self,
+        input: &[f32],
+        h: usize,
+        w: usize,
+        heads: usize,
+    ) -> Result<(Vec<[f32; 4]>, Vec<[f32; 3]>, Vec<(usize, usize)>), RecognizerError> {
+        let mut x = relu6(self.conv0.forward(input, 1, h, w, &self.device));
+        let mut feats = Vec::new();
+        // Blocks 12 and 13 only feed the second head onwards.
+        let blocks = if heads >= 2 { self.blocks.len() } else { 11 };
+        for (i, (dw, pw)) in self.blocks.iter().take(blocks).enumerate() {
+            x = relu6(dw.forward(x));
+            x = relu6(pw.forward(x));
+            if i + 1 == 11 {
+                feats.push(x.clone());
+            }
+        }
+        if heads >= 2 {
+            feats.push(x.clone());
+        }
+        if heads > 2 {
+            let mut y = x;
+            for (i, c) in self.extras.iter().enumerate() {
+                y = relu6(c.forward(y)?);
+                if i % 2 == 1 {
+                    feats.push(y.clone());
+                }
+            }
+        }
+        let mut boxes = Vec::new();
+        let mut classes = Vec::new();
+        let mut grids = Vec::new();
+        for (f, (bp, cp)) in feats.into_iter().zip(&self.predictors).take(heads) {
+            let b = bp.forward(f.clone());
+            let c = cp.forward(f);
+            let [_, bc, gh, gw] = b.dims();
+            let a = bc / 4;
+            let bv = to_vec(b)?;
+            let cv = to_vec(c)?;
+            let hw = gh * gw;
+            for pos in 0..hw {
+                for an in 0..a {
+                    boxes.push(std::array::from_fn(|k| bv[(an * 4 + k) * hw + pos]));
+                    classes.push(std::array::from_fn(|k| cv[(an * 3 + k) * hw + pos]));
+                }
+            }
+            grids.push((gh, gw));
+        }
+        Ok((boxes, classes, grids))
+    }
+}
+
+/// Predictor heads of the full net.
+pub const HEADS: usize = 6;
+
+/// Raw predictions of [`SsdNet::forward_grid`] with their anchors, in input pixels
+/// (ymin, xmin, ymax, xmax).
+#[derive(Debug, Clone)]
+pub struct SsdGrid {
+    /// Box encodings and class logits, one per anchor.
+    pub raw: SsdRaw,
+    /// The anchors in input pixels.
+    pub anchors: Vec<[f32; 4]>,
+}
+
+/// (scale, aspect ratio) of each anchor of head `head`, in TF's `ssd_anchor_generator` order
+/// (6 layers, scales 0.2…0.95, aspect ratios 1, 2, ½, 3, ⅓ plus the interpolated scale; the
+/// lowest layer reduced to (0.1, 1), (0.2, 2), (0.2, ½)). Scales are fractions of 512 px.
+pub fn anchor_shapes(head: usize) -> Vec<(f64, f64)> {
+    let scale = |l: usize| {
+        if l >= HEADS {
+            1.0
+        } else {
+            0.2 + (0.95 - 0.2) * l as f64 / (HEADS - 1) as f64
+        }
+    };
+    if head == 0 {
+        return vec![(0.1, 1.0), (scale(0), 2.0), (scale(0), 0.5)];
+    }
+    let s = scale(head);
+    vec![
+        (s, 1.0),
+        (s, 2.0),
+        (s, 0.5),
+        (s, 3.0),
+        (s, 1.0 / 3.0),
+        ((s * scale(head + 1)).sqrt(), 1.0),
+    ]
+}
+
+/// Anchors in input pixels (ymin, xmin, ymax, xmax) for heads with the given grid sizes:
+/// cell (r, c) of head `l` is centred at ((r + ½)·sy, (c + ½)·sx) with the stride of the
+/// head (16·2^l px), anchor sizes as at 512 px.
+pub fn grid_anchors(grids: &[(usize, usize)]) -> Vec<[f32; 4]> {
+    let mut out = Vec::new();
+    for (l, &(gh, gw)) in grids.iter().enumerate() {
+        let stride = 16.0 * f64::from(1u32 << l);
+        let shapes = anchor_shapes(l);
+        for r in 0..gh {
+            for c in 0..gw {
+                let cy = (r as f64 + 0.5) * stride;
+                let cx = (c as f64 + 0.5) * stride;
+                for &(s, ar) in &shapes {
+                    let hh = s * INPUT_SIZE as f64 / ar.sqrt() / 2.0;
+                    let hw = s * INPUT_SIZE as f64 * ar.sqrt() / 2.0;
+                    out.push([
+                        (cy - hh) as f32,
+                        (cx - hw) as f32,
+                        (cy + hh) as f32,
+                        (cx + hw) as f32,
+                    ]);
+                }
+            }
+        }
+    }
+    out
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights;
+
+    #[test]
+    fn generated_anchors_equal_the_models_512_anchors() {
+        let net = SsdNet::new(
+            &weights::load_model(&weights::SSD_MOBILENETV1).expect("weights"),
+            &Device::flex(),
+        )
+        .expect("net");
+        let grids = [(32, 32), (16, 16), (8, 8), (4, 4), (2, 2), (1, 1)];
+        let ours = grid_anchors(&grids);
+        assert_eq!(ours.len(), NUM_ANCHORS);
+        let worst = ours
+            .iter()
+            .zip(&net.anchors)
+            .flat_map(|(a, b)| (0..4).map(move |k| (a[k] / 512.0 - b[k]).abs()))
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-5, "largest anchor difference {worst}");
     }
 }

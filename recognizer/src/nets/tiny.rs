@@ -140,7 +140,23 @@ impl TinyNet {
     /// Runs the net on one normalised CHW input of side `size` (a multiple of 32); returns the
     /// raw output in (row, col, channel) order, `G·G·25` values with `G = size / 32`.
     pub fn forward(&self, input: Vec<f32>, size: usize) -> Result<Vec<f32>, RecognizerError> {
-        let x = tensor(input, [1, 3, size, size], &self.device);
+        self.forward_grid(input, size, size)
+    }
+
+    /// Runs the net fully convolutionally on one normalised CHW input of `h × w` (multiples
+    /// of 32); returns the raw output in (row, col, channel) order, `(h/32)·(w/32)·25` values.
+    pub fn forward_grid(
+        &self,
+        input: Vec<f32>,
+        h: usize,
+        w: usize,
+    ) -> Result<Vec<f32>, RecognizerError> {
+        if h % 32 != 0 || w % 32 != 0 || h == 0 || w == 0 {
+            return Err(RecognizerError::Config(format!(
+                "tiny detector input {w}x{h} must be a non-empty multiple of 32"
+            )));
+        }
+        let x = tensor(input, [1, 3, h, w], &self.device);
         let mut x = leaky_relu(self.conv0.forward(x), 0.1);
         for (dw, pw) in &self.seps {
             x = pool_same(x, 2)?;

@@ -1,0 +1,171 @@
+//! Runs the fine level of a [`crate::scan::ScanPlan`] on a detector network: each window of
+//! the scaled frame is one fully convolutional pass; its boxes are decoded in input pixels,
+//! cleaned of seam cuts and mapped back to frame pixels.
+
+use image::RgbImage;
+
+use crate::detect::{decode_ssd_raw, nms, sigmoid};
+use crate::error::RecognizerError;
+use crate::nets::ssd::SsdNet;
+use crate::nets::tiny::{ANCHORS, TinyNet};
+use crate::preprocess::{Normalize, RgbView, ScaledWindow, TINY_MEAN, prepare_window};
+use crate::scan::{FACE_ASPECT, FineLevel, ScaledDetection, Window, on_inner_seam};
+use crate::types::{BoundingBox, Detection};
+
+/// The detector that runs the fine level.
+#[derive(Debug, Clone, Copy)]
+pub enum FineDetector<'a> {
+    /// SSD, first two heads (faces up to ~250 input px).
+    Ssd(&'a SsdNet),
+    /// The tiny detector.
+    Tiny(&'a TinyNet),
+}
+
+/// Score and NMS settings of a pass.
+#[derive(Debug, Clone, Copy)]
+pub struct PassSettings {
+    /// Scores must be strictly above this.
+    pub min_confidence: f32,
+    /// NMS IoU within one window.
+    pub nms_iou: f32,
+    /// At most this many boxes per window.
+    pub max_faces: usize,
+}
+
+/// Detects faces over every window of `fine`; boxes in frame pixels.
+pub fn detect_fine(
+    detector: FineDetector<'_>,
+    rgb: &RgbImage,
+    fine: &FineLevel,
+    settings: &PassSettings,
+) -> Result<Vec<ScaledDetection>, RecognizerError> {
+    let (w, h) = rgb.dimensions();
+    let ratio = (
+        f64::from(w) / fine.scaled.0 as f64,
+        f64::from(h) / fine.scaled.1 as f64,
+    );
+    let view = RgbView::full(rgb);
+    let mut out = Vec::new();
+    let mut input = Vec::new();
+    for win in &fine.windows {
+        let (iw, ih) = win.input();
+        let norm = match detector {
+            FineDetector::Ssd(_) => Normalize::Ssd,
+            FineDetector::Tiny(_) => Normalize::MeanDiv255(TINY_MEAN),
+        };
+        input.clear();
+        input.resize(3 * iw * ih, 0.0);
+        let sw = ScaledWindow {
+            ratio,
+            origin: (win.x, win.y),
+            content: (win.width, win.height),
+            input: (iw, ih),
+        };
+        prepare_window(&view, &sw, norm, &mut input);
+        let cands = match detector {
+            FineDetector::Ssd(net) => ssd_candidates(net, &input, iw, ih, settings)?,
+            FineDetector::Tiny(net) => tiny_candidates(net, &input, iw, ih, settings)?,
+        };
+        let keep = nms(
+            &cands,
+            f64::from(settings.nms_iou),
+            settings.max_faces,
+            false,
+        );
+        for i in keep {
+            let (score, b) = cands[i];
+            let Some(bbox) = clamp_to_window(b, win) else {
+                continue;
+            };
+            let aspect = bbox.width / bbox.height;
+            if on_inner_seam(&bbox, win, fine.scaled)
+                || !(FACE_ASPECT.0..=FACE_ASPECT.1).contains(&aspect)
+            {
+                continue;
+            }
+            out.push(ScaledDetection {
+                detection: Detection {
+                    bbox: BoundingBox {
+                        x: ((f64::from(bbox.x) + win.x as f64) * ratio.0) as f32,
+                        y: ((f64::from(bbox.y) + win.y as f64) * ratio.1) as f32,
+                        width: (f64::from(bbox.width) * ratio.0) as f32,
+                        height: (f64::from(bbox.height) * ratio.1) as f32,
+                    },
+                    score: score as f32,
+                },
+                scale: fine.scale,
+                level0: false,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// (score, [x0, y0, x1, y1] in input pixels) above the score threshold.
+type Candidates = Vec<(f64, [f64; 4])>;
+
+fn ssd_candidates(
+    net: &SsdNet,
+    input: &[f32],
+    iw: usize,
+    ih: usize,
+    s: &PassSettings,
+) -> Result<Candidates, RecognizerError> {
+    let grid = net.forward_grid(input, ih, iw, 2)?;
+    let (boxes, scores) = decode_ssd_raw(&grid.raw, &grid.anchors);
+    Ok(boxes
+        .iter()
+        .zip(&scores)
+        .filter(|(_, sc)| **sc > f64::from(s.min_confidence))
+        .map(|(b, sc)| (*sc, [b[1], b[0], b[3], b[2]]))
+        .collect())
+}
+
+fn tiny_candidates(
+    net: &TinyNet,
+    input: &[f32],
+    iw: usize,
+    ih: usize,
+    s: &PassSettings,
+) -> Result<Candidates, RecognizerError> {
+    let raw = net.forward_grid(input.to_vec(), ih, iw)?;
+    let (gh, gw) = (ih / 32, iw / 32);
+    let mut out = Vec::new();
+    for r in 0..gh {
+        for c in 0..gw {
+            for (a, (aw, ah)) in ANCHORS.iter().enumerate() {
+                let base = (r * gw + c) * 25 + a * 5;
+                let Some(t) = raw.get(base..base + 5) else {
+                    continue;
+                };
+                let score = sigmoid(f64::from(t[4]));
+                if score > f64::from(s.min_confidence) {
+                    let x = (c as f64 + sigmoid(f64::from(t[0]))) * 32.0;
+                    let y = (r as f64 + sigmoid(f64::from(t[1]))) * 32.0;
+                    let bw = f64::from(t[2]).exp() * f64::from(*aw) * 32.0;
+                    let bh = f64::from(t[3]).exp() * f64::from(*ah) * 32.0;
+                    out.push((
+                        score,
+                        [x - bw / 2.0, y - bh / 2.0, x + bw / 2.0, y + bh / 2.0],
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Clamps a box to the window's content (as face-api clamps to the image); `None` when
+/// nothing is left.
+fn clamp_to_window(b: [f64; 4], win: &Window) -> Option<BoundingBox> {
+    let x0 = b[0].max(0.0);
+    let y0 = b[1].max(0.0);
+    let x1 = b[2].min(win.width as f64);
+    let y1 = b[3].min(win.height as f64);
+    (x1 > x0 && y1 > y0).then(|| BoundingBox {
+        x: x0 as f32,
+        y: y0 as f32,
+        width: (x1 - x0) as f32,
+        height: (y1 - y0) as f32,
+    })
+}
