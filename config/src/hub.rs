@@ -19,6 +19,18 @@ pub enum DetectorKind {
     Tiny,
 }
 
+/// How the recognizer scans a frame for faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanMode {
+    /// The detector's one pass plus finer passes for small faces in large frames (the
+    /// whole classroom: faces from `smallest_face` px).
+    #[default]
+    Multiscale,
+    /// The detector's one pass over the frame fitted to its input (small, near cameras).
+    Single,
+}
+
 /// Everything the hub needs to start. See the README's settings table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -61,6 +73,10 @@ pub struct HubSettings {
     pub detector: DetectorKind,
     /// Smallest face side, in pixels, that is recognised.
     pub min_face_size: u32,
+    /// Frame scan: `multiscale` (default) or `single`.
+    pub scan: ScanMode,
+    /// Multiscale scan: shorter side in pixels of the smallest face looked for.
+    pub smallest_face: u32,
     /// Largest decoded image, in pixels.
     pub max_image_pixels: u64,
     /// Attendance session window: one record per student and classroom within it.
@@ -97,6 +113,8 @@ impl Default for HubSettings {
             recognizer_workers: 0,
             detector: DetectorKind::Ssd,
             min_face_size: 20,
+            scan: ScanMode::Multiscale,
+            smallest_face: 24,
             max_image_pixels: 40_000_000,
             session_window_minutes: 60,
             frame_clock_skew_secs: 600,
@@ -150,6 +168,8 @@ impl Settings for HubSettings {
         "recognizer_workers",
         "detector",
         "min_face_size",
+        "scan",
+        "smallest_face",
         "max_image_pixels",
         "session_window_minutes",
         "frame_clock_skew_secs",
@@ -221,6 +241,13 @@ impl Settings for HubSettings {
         ];
         if let Some((name, value)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(invalid(name, value.to_string(), "must be greater than 0"));
+        }
+        if !(8..=4096).contains(&self.smallest_face) {
+            return Err(invalid(
+                "smallest_face",
+                self.smallest_face.to_string(),
+                "must be between 8 and 4096 pixels",
+            ));
         }
         if self.mqtt_max_payload_bytes < 64 * 1024 {
             return Err(invalid(

@@ -21,6 +21,6 @@ mod lenient;
 
 pub use agent::{AgentSettings, Resolution, is_valid_id};
 pub use error::ConfigError;
-pub use hub::{DetectorKind, HubSettings};
+pub use hub::{DetectorKind, HubSettings, ScanMode};
 pub use layers::{Settings, Sources, load};
 pub use secrecy::{ExposeSecret, SecretString};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use cavs_config::{
-    AgentSettings, ConfigError, DetectorKind, ExposeSecret, HubSettings, Sources, load,
+    AgentSettings, ConfigError, DetectorKind, ExposeSecret, HubSettings, ScanMode, Sources, load,
 };
 
 fn sources(file: Option<PathBuf>, dotenv: Option<PathBuf>, env: &[(&str, &str)]) -> Sources {
@@ -25,6 +25,8 @@ fn defaults_match_the_architecture() {
     assert_eq!(s.database_url(), "surrealkv://data/db");
     assert_eq!(s.jwt_access_minutes, 60);
     assert_eq!(s.detector, DetectorKind::Ssd);
+    assert_eq!(s.scan, ScanMode::Multiscale);
+    assert_eq!(s.smallest_face, 24);
     assert!(!s.auto_approve);
     assert!(s.secret_key.is_none());
 }
@@ -138,4 +140,22 @@ fn secrets_never_show_in_debug() {
     .expect("agent loads");
     assert!(!format!("{a:?}").contains("pssst-device"));
     assert_eq!(a.device_id, "cam-1");
+}
+
+#[test]
+fn scan_settings_load_and_bad_ones_are_named() {
+    let s: HubSettings = load(&sources(
+        None,
+        None,
+        &[("CAVS_SCAN", "single"), ("CAVS_SMALLEST_FACE", "40")],
+    ))
+    .expect("loads");
+    assert_eq!(s.scan, ScanMode::Single);
+    assert_eq!(s.smallest_face, 40);
+    let err = load::<HubSettings>(&sources(None, None, &[("CAVS_SCAN", "pyramid")]))
+        .expect_err("unknown mode");
+    assert!(err.to_string().contains("scan"), "{err}");
+    let err = load::<HubSettings>(&sources(None, None, &[("CAVS_SMALLEST_FACE", "2")]))
+        .expect_err("too small");
+    assert!(err.to_string().contains("smallest_face"), "{err}");
 }

@@ -193,3 +193,45 @@ fn serve_answers_health_and_exits_cleanly_on_sigterm() {
     assert!(status.success(), "{status:?}");
     assert!(http_get(http, "/api/health").is_none(), "HTTP port closed");
 }
+
+/// A school ID-style photo: the aligned 160 px crop cut `inset` px tighter on every side and
+/// resized to 150 px (no jaw line, no hairline).
+fn tight_crop(name: &str, inset: u32) -> image::DynamicImage {
+    let path = format!(
+        "{}/../../shared/faces/more/{name}/{name}_aligned.png",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let img = image::open(&path).expect("aligned crop");
+    let (w, h) = (img.width(), img.height());
+    img.crop_imm(inset, inset, w - 2 * inset, h - 2 * inset)
+        .resize_exact(150, 150, image::imageops::FilterType::Triangle)
+}
+
+#[test]
+fn enroll_accepts_tight_id_crops_and_rejects_a_photo_without_a_face() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let photos = dir.path().join("photos");
+    for (number, name) in [("S1", "kate_siegel"), ("S2", "paul_rudd")] {
+        std::fs::create_dir_all(photos.join(number)).expect("mkdir");
+        tight_crop(name, 20)
+            .save(photos.join(number).join("id.png"))
+            .expect("save");
+    }
+    std::fs::create_dir_all(photos.join("S3")).expect("mkdir");
+    image::RgbImage::from_pixel(150, 150, image::Rgb([128, 128, 128]))
+        .save(photos.join("S3").join("blank.png"))
+        .expect("save");
+    let out = hub(dir.path())
+        .arg("enroll")
+        .arg(&photos)
+        .arg("--quiet")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("3 photo(s): 2 enrolled, 0 already enrolled, 1 rejected"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("blank.png"), "{stdout}");
+}

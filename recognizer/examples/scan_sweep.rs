@@ -64,6 +64,10 @@ fn main() -> anyhow::Result<()> {
             scaled,
             windows: split_windows(scaled, 64, window_px),
             overlap: 64,
+            heads: std::env::var("SWEEP_HEADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2),
         };
         let mut ms = f64::INFINITY;
         let mut found = Vec::new();

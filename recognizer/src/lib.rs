@@ -22,6 +22,7 @@ pub mod gallery;
 pub mod multiscale;
 pub mod nets;
 pub mod parity;
+pub mod portrait;
 pub mod preprocess;
 pub mod recognizer;
 pub mod scan;

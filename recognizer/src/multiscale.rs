@@ -15,7 +15,7 @@ use crate::types::{BoundingBox, Detection};
 /// The detector that runs the fine level.
 #[derive(Debug, Clone, Copy)]
 pub enum FineDetector<'a> {
-    /// SSD, first two heads (faces up to ~250 input px).
+    /// SSD, the level's first one or two heads.
     Ssd(&'a SsdNet),
     /// The tiny detector.
     Tiny(&'a TinyNet),
@@ -63,7 +63,7 @@ pub fn detect_fine(
         };
         prepare_window(&view, &sw, norm, &mut input);
         let cands = match detector {
-            FineDetector::Ssd(net) => ssd_candidates(net, &input, iw, ih, settings)?,
+            FineDetector::Ssd(net) => ssd_candidates(net, &input, (iw, ih), fine.heads, settings)?,
             FineDetector::Tiny(net) => tiny_candidates(net, &input, iw, ih, settings)?,
         };
         let keep = nms(
@@ -107,11 +107,11 @@ type Candidates = Vec<(f64, [f64; 4])>;
 fn ssd_candidates(
     net: &SsdNet,
     input: &[f32],
-    iw: usize,
-    ih: usize,
+    (iw, ih): (usize, usize),
+    heads: usize,
     s: &PassSettings,
 ) -> Result<Candidates, RecognizerError> {
-    let grid = net.forward_grid(input, ih, iw, 2)?;
+    let grid = net.forward_grid(input, ih, iw, heads)?;
     let (boxes, scores) = decode_ssd_raw(&grid.raw, &grid.anchors);
     Ok(boxes
         .iter()

@@ -185,11 +185,15 @@ impl Recognizer {
         ScanLimits {
             smallest_face: self.config.smallest_face,
             max_fine_pixels: self.config.max_scan_pixels,
+            detector_face_px: match self.config.detector {
+                DetectorKind::Ssd => scan::SSD_MIN_FACE_PX,
+                DetectorKind::Tiny => scan::TINY_MIN_FACE_PX,
+            },
             ..ScanLimits::default()
         }
     }
 
-    fn detect_scan(&self, rgb: &RgbImage) -> Result<Vec<Detection>, RecognizerError> {
+    pub(crate) fn detect_scan(&self, rgb: &RgbImage) -> Result<Vec<Detection>, RecognizerError> {
         let c = &self.config;
         let (w, h) = rgb.dimensions();
         let plan = scan::plan(w, h, c.scan, &self.scan_limits());
@@ -301,7 +305,7 @@ impl Recognizer {
         self.embed_rgb(&rgb, dets)
     }
 
-    fn embed_rgb(
+    pub(crate) fn embed_rgb(
         &self,
         rgb: &RgbImage,
         dets: &[Detection],
@@ -443,7 +447,7 @@ pub struct Nets<'a> {
     pub recognition: &'a RecognitionNet,
 }
 
-fn to_rgb(img: &DynamicImage) -> Result<RgbImage, RecognizerError> {
+pub(crate) fn to_rgb(img: &DynamicImage) -> Result<RgbImage, RecognizerError> {
     if img.width() == 0 || img.height() == 0 {
         return Err(RecognizerError::EmptyImage {
             width: img.width(),

@@ -14,9 +14,13 @@ use serde::{Deserialize, Serialize};
 use crate::types::{BoundingBox, Detection};
 
 /// Shorter side (in detector-input pixels) of the smallest face the SSD still finds with a
-/// clear score (≥ 0.6 on the classroom frames; `examples/scan_sweep.rs` measures it). The fine
-/// level scales the frame so that `smallest_face` becomes this large.
-pub const SSD_MIN_FACE_PX: f64 = 13.0;
+/// clear score (`examples/scan_sweep.rs` measures it: 20–30 px faces of the classroom frames
+/// score ≥ 0.8 from scale 0.6 up, erratically below it). The fine level scales the frame so
+/// that `smallest_face` becomes this large (24 px → scale 0.6).
+pub const SSD_MIN_FACE_PX: f64 = 14.4;
+/// The same for the tiny detector (its stride-32 grid needs faces about three times larger:
+/// 25-px faces score ≥ 0.5 only from a 1.25× upscale on the classroom frames).
+pub const TINY_MIN_FACE_PX: f64 = 35.0;
 /// Fine-level boxes with a width/height ratio outside this range are not faces (the net's
 /// boxes for faces larger than its two heads handle); level 0 finds those faces.
 pub const FACE_ASPECT: (f32, f32) = (0.45, 1.8);
@@ -29,9 +33,10 @@ const LEVEL0_SIDE: f64 = 512.0;
 /// A fine level is only worth running when it is at least this much finer than level 0.
 const MIN_LEVEL_RATIO: f64 = 1.25;
 /// Above this ratio between the finest level and level 0 a middle level (their geometric
-/// mean) is added: SSD scores dip at some scales for some faces, and a second look at an
-/// independent scale catches what one misses (about half the finest level's cost).
-const MID_LEVEL_RATIO: f64 = 1.6;
+/// mean, two heads) is added, so that every face size has a level that sees it with context
+/// at a comfortable size: two heads reach ~190 input px, and level 0 misses faces without
+/// context (tight crops) below ~100 px. 1080p (ratio 2.25) needs none; 1440p and 4K do.
+const MID_LEVEL_RATIO: f64 = 2.4;
 /// Boxes closer than this to an inner window edge are left to the neighbouring window.
 const SEAM_MARGIN_PX: f64 = 3.0;
 
@@ -58,6 +63,9 @@ pub struct ScanLimits {
     pub max_fine_pixels: usize,
     /// At most this many input pixels per fine window.
     pub max_window_pixels: usize,
+    /// Shorter side (detector-input pixels) of the smallest face the detector finds:
+    /// [`SSD_MIN_FACE_PX`] or [`TINY_MIN_FACE_PX`].
+    pub detector_face_px: f64,
 }
 
 impl Default for ScanLimits {
@@ -66,6 +74,7 @@ impl Default for ScanLimits {
             smallest_face: 24,
             max_fine_pixels: 2_100_000,
             max_window_pixels: 1_300_000,
+            detector_face_px: SSD_MIN_FACE_PX,
         }
     }
 }
@@ -101,6 +110,10 @@ pub struct FineLevel {
     pub windows: Vec<Window>,
     /// Overlap of neighbouring windows in scaled pixels.
     pub overlap: usize,
+    /// SSD predictor heads to run: 1 (stride 16, faces up to ~100 input px) on the finest
+    /// level, whose larger faces level 0 finds; 2 (also stride 32, up to ~250 px) on a middle
+    /// level, which must also catch faces level 0 misses (tight crops without context).
+    pub heads: usize,
 }
 
 /// What to run on a `width × height` frame.
@@ -123,24 +136,37 @@ pub fn plan(width: u32, height: u32, mode: ScanMode, limits: &ScanLimits) -> Sca
     if mode == ScanMode::Single || width == 0 || height == 0 {
         return plan;
     }
-    let wanted = SSD_MIN_FACE_PX / f64::from(limits.smallest_face.max(1));
+    let wanted = limits.detector_face_px / f64::from(limits.smallest_face.max(1));
     let budget = (limits.max_fine_pixels as f64 / (w * h)).sqrt();
     let scale = wanted.min(1.0).min(budget);
     if scale < level0_scale * MIN_LEVEL_RATIO {
         return plan;
     }
-    if scale > level0_scale * MID_LEVEL_RATIO {
+    let mid = scale > level0_scale * MID_LEVEL_RATIO;
+    if mid {
         let mid = (scale * level0_scale).sqrt();
-        plan.fine.push(level(w, h, mid, level0_scale, limits));
+        plan.fine.push(level((w, h), mid, level0_scale, 2, limits));
     }
-    plan.fine.push(level(w, h, scale, level0_scale, limits));
+    plan.fine.push(level(
+        (w, h),
+        scale,
+        level0_scale,
+        if mid { 1 } else { 2 },
+        limits,
+    ));
     plan
 }
 
-fn level(w: f64, h: f64, scale: f64, level0_scale: f64, limits: &ScanLimits) -> FineLevel {
+fn level(
+    (w, h): (f64, f64),
+    scale: f64,
+    level0_scale: f64,
+    heads: usize,
+    limits: &ScanLimits,
+) -> FineLevel {
     let scaled = (
-        ((w * scale).round() as usize).max(1),
-        ((h * scale).round() as usize).max(1),
+        ((w * scale).floor() as usize).max(1),
+        ((h * scale).floor() as usize).max(1),
     );
     // Faces that level 0 does not resolve reliably must fit whole in some window.
     let needed = (RELIABLE_FACE_PX / level0_scale * scale).min(FINE_MAX_FACE_PX);
@@ -151,6 +177,7 @@ fn level(w: f64, h: f64, scale: f64, level0_scale: f64, limits: &ScanLimits) -> 
         scaled,
         windows,
         overlap,
+        heads,
     }
 }
 
@@ -268,22 +295,30 @@ mod tests {
         assert!(plan(640, 480, ScanMode::Multiscale, &l).fine.is_empty());
         assert!(plan(1920, 1080, ScanMode::Single, &l).fine.is_empty());
         assert!(plan(0, 0, ScanMode::Multiscale, &l).fine.is_empty());
-        // 960 px: level 0 at 0.53, the fine level (0.54) is not finer enough.
+        // 960 px: level 0 at 0.53, the fine level (0.6) is not finer enough.
         assert!(plan(960, 540, ScanMode::Multiscale, &l).fine.is_empty());
     }
 
     #[test]
-    fn hd_frame_gets_a_middle_and_a_fine_level_in_one_window_each() {
+    fn hd_frame_gets_one_fine_level_in_one_window() {
         let p = plan(1920, 1080, ScanMode::Multiscale, &ScanLimits::default());
-        assert_eq!(p.fine.len(), 2);
-        let mid = &p.fine[0];
-        assert!((mid.scale - (p.level0_scale * SSD_MIN_FACE_PX / 24.0).sqrt()).abs() < 1e-9);
-        assert_eq!(mid.windows.len(), 1);
-        let fine = &p.fine[1];
+        assert_eq!(p.fine.len(), 1);
+        let fine = &p.fine[0];
+        assert_eq!(fine.heads, 2);
         assert!((fine.scale - SSD_MIN_FACE_PX / 24.0).abs() < 1e-9);
-        assert_eq!(fine.scaled, (1040, 585));
+        assert_eq!(fine.scaled, (1152, 648));
         assert_eq!(fine.windows.len(), 1);
-        assert_eq!(fine.windows[0].input(), (1056, 608));
+        assert_eq!(fine.windows[0].input(), (1152, 672));
+    }
+
+    #[test]
+    fn larger_frames_add_a_middle_level_with_two_heads() {
+        let p = plan(2560, 1440, ScanMode::Multiscale, &ScanLimits::default());
+        assert_eq!(p.fine.len(), 2);
+        let (mid, fine) = (&p.fine[0], &p.fine[1]);
+        assert!((mid.scale - (p.level0_scale * fine.scale).sqrt()).abs() < 1e-9);
+        assert_eq!((mid.heads, fine.heads), (2, 1));
+        assert!(mid.scale < fine.scale);
     }
 
     #[test]

@@ -58,6 +58,16 @@ fn analyze(bytes: &[u8]) -> Result<Vec<cavs_recognizer::FaceAnalysis>, PipelineE
         .map_err(|e| PipelineError::Unavailable(e.to_string()))
 }
 
+/// Enrollment photos as the hub reads them (tight crops retried with a margin).
+fn analyze_portrait(bytes: &[u8]) -> Result<Vec<cavs_recognizer::FaceAnalysis>, PipelineError> {
+    let img = decode_image(bytes, &DecodeLimits::default())
+        .map_err(|e| PipelineError::BadImage(e.to_string()))?;
+    let recognizer = RECOGNIZER.lock().unwrap_or_else(|p| p.into_inner());
+    recognizer
+        .analyze_portrait(&img)
+        .map_err(|e| PipelineError::Unavailable(e.to_string()))
+}
+
 /// A pipeline on the real recognizer that counts gallery and device notifications; capture
 /// reports the faces found without writing records.
 #[derive(Default)]
@@ -94,7 +104,7 @@ impl Pipeline for TestPipeline {
     }
 
     async fn embed_photo(&self, image: Vec<u8>) -> Result<Vec<EnrollmentFace>, PipelineError> {
-        let faces = tokio::task::spawn_blocking(move || analyze(&image))
+        let faces = tokio::task::spawn_blocking(move || analyze_portrait(&image))
             .await
             .map_err(|e| PipelineError::Unavailable(e.to_string()))??;
         Ok(faces

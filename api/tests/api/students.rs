@@ -279,3 +279,42 @@ async fn photos_with_no_face_or_two_faces_are_422_and_nothing_is_stored() {
     .await
     .assert_problem(404, "not-found");
 }
+
+/// A school ID-style photo: the aligned 160 px crop cut 20 px tighter on every side and
+/// resized to 150 px, which the detector alone does not find.
+fn tight_id_crop(name: &str) -> Vec<u8> {
+    let img = image::load_from_memory(&photo(&format!("../more/{name}/{name}_aligned.png")))
+        .expect("aligned crop");
+    let tight = img
+        .crop_imm(20, 20, img.width() - 40, img.height() - 40)
+        .resize_exact(150, 150, image::imageops::FilterType::Triangle);
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    tight
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .expect("png encodes");
+    bytes.into_inner()
+}
+
+#[tokio::test]
+async fn tight_id_crops_are_enrolled() {
+    let env = Env::new().await;
+    let student = env.student("KS1", "Kate Siegel").await;
+    let id = student["id"].as_str().unwrap();
+    let answer = env
+        .upload_photos(
+            &format!("/api/students/{id}/photos"),
+            &env.admin,
+            &[
+                ("kate.png", tight_id_crop("kate_siegel")),
+                (
+                    "kate_full.png",
+                    photo("../more/kate_siegel/kate_siegel_aligned.png"),
+                ),
+            ],
+        )
+        .await;
+    answer.assert_status(201);
+    let faces = answer.json["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 2);
+    assert_eq!(answer.json["student"]["face_count"], 2);
+}

@@ -141,14 +141,15 @@ impl Handler<Embed> for RecognizerWorker {
     }
 }
 
-/// Detects and embeds every face of an enrollment photo.
+/// Detects and embeds every face of an enrollment photo (tight ID-style crops are retried
+/// with a margin, see `Recognizer::analyze_portrait`).
 pub fn enrollment_faces(
     recognizer: &Recognizer,
     limits: &DecodeLimits,
     image: &[u8],
 ) -> Result<Vec<EnrollmentFace>, PipelineError> {
     let decoded = decode_image(image, limits).map_err(image_error)?;
-    let faces = recognizer.analyze(&decoded).map_err(image_error)?;
+    let faces = recognizer.analyze_portrait(&decoded).map_err(image_error)?;
     Ok(faces
         .into_iter()
         .map(|face| EnrollmentFace {

@@ -65,6 +65,11 @@ pub fn recognizer_config(settings: &HubSettings) -> RecognizerConfig {
         cavs_config::DetectorKind::Tiny => RecognizerConfig::tiny(),
     };
     config.min_face_size = settings.min_face_size;
+    config.scan = match settings.scan {
+        cavs_config::ScanMode::Multiscale => cavs_recognizer::ScanMode::Multiscale,
+        cavs_config::ScanMode::Single => cavs_recognizer::ScanMode::Single,
+    };
+    config.smallest_face = settings.smallest_face;
     config
 }
 

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use cavs_recognizer::parity::{load_reference, run_png_parity};
 use cavs_recognizer::{
-    DecodeLimits, DetectorKind, FaceAnalysis, Recognizer, RecognizerConfig, decode_file,
+    DecodeLimits, DetectorKind, FaceAnalysis, Recognizer, RecognizerConfig, ScanLimits, ScanMode,
+    decode_file,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -57,12 +58,28 @@ struct Opts {
     /// Input size of the tiny detector (multiple of 32).
     #[arg(long, default_value_t = 416)]
     tiny_input_size: u32,
+    /// `multiscale`: face-api's pass plus finer passes for small faces in large frames;
+    /// `single`: face-api's one pass (near cameras, small frames).
+    #[arg(long, value_enum, default_value_t = Scan::Multiscale)]
+    scan: Scan,
+    /// Multiscale: shorter side in pixels of the smallest face to look for.
+    #[arg(long, default_value_t = ScanLimits::default().smallest_face)]
+    smallest_face: u32,
+    /// Multiscale: at most this many scaled pixels in the finest pass.
+    #[arg(long, default_value_t = ScanLimits::default().max_fine_pixels)]
+    max_scan_pixels: usize,
     /// Refuse images with more pixels than this.
     #[arg(long, default_value_t = 40_000_000)]
     max_pixels: u64,
     /// Ignore the EXIF orientation (face-api ignores it).
     #[arg(long)]
     no_orientation: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    Single,
+    Multiscale,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +130,12 @@ impl Opts {
             nms_iou: self.nms_iou.unwrap_or(base.nms_iou),
             min_face_size: self.min_face_size,
             tiny_input_size: self.tiny_input_size,
+            scan: match self.scan {
+                Scan::Single => ScanMode::Single,
+                Scan::Multiscale => ScanMode::Multiscale,
+            },
+            smallest_face: self.smallest_face,
+            max_scan_pixels: self.max_scan_pixels,
             ..base
         }
     }

@@ -1,9 +1,11 @@
 //! Load benchmark: starts a hub in this process, registers many simulated cameras and has each
-//! publish real single-face 640×480 frames at a fixed rate; prints frames/s processed, frames
-//! dropped (by reason) and publish → record latency (p50 / p99), measured from the attendance
-//! events the hub publishes.
+//! publish real frames at a fixed rate (single-face 640×480 frames, or with `--scenes DIR`
+//! the 1080p 16-student classroom frames of `shared/faces/classroom/make_scenes.py`); prints
+//! frames/s and faces/s processed, frames dropped (by reason), publish → first record latency
+//! (p50 / p99), measured from the attendance events the hub publishes, and peak RSS.
 //!
 //! `cargo run --release -p cavs-tests --bin loadgen -- --devices 20 --fps 1 --seconds 60`
+//! `cargo run --release -p cavs-tests --bin loadgen -- --scenes /tmp/scenes --devices 20 --fps 0.1 --seconds 60`
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,10 @@ struct Args {
     /// Recognition workers (0 = one per core).
     #[arg(long, default_value_t = 0)]
     workers: usize,
+    /// Classroom frames: a `make_scenes.py` output folder (its `enroll/*.png` are enrolled,
+    /// its `scene_*.png` sent as 1080p JPEG frames).
+    #[arg(long)]
+    scenes: Option<std::path::PathBuf>,
 }
 
 const IDENTITIES: [(&str, &str); 4] = [
@@ -72,15 +78,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         s.device_max_fps = (args.fps * 2.0).max(1.0) as f32;
     })
     .await?;
-    let dev = faces_dir();
-    let mut frames = Vec::new();
-    for (identity, photo) in IDENTITIES {
-        let path = dev.join(identity).join(photo);
-        hub.enroll(identity, identity, std::slice::from_ref(&path))
-            .await
-            .with_context(|| format!("enrolling {identity}"))?;
-        frames.push(camera_frame(&path, 640, 480)?);
-    }
+    let frames = match &args.scenes {
+        Some(dir) => classroom_frames(&hub, dir).await?,
+        None => portrait_frames(&hub).await?,
+    };
     let frames = Arc::new(frames);
     hub.hub
         .store
@@ -261,6 +262,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "frames processed      {processed} ({:.1} frames/s)",
         processed as f64 / elapsed
     );
+    let faces = metrics.faces_detected.get();
+    println!(
+        "faces detected        {faces} ({:.1} faces/s)",
+        faces as f64 / elapsed
+    );
     for reason in reasons {
         let n = metrics.dropped_count(reason);
         if n > 0 {
@@ -277,6 +283,54 @@ async fn run(args: Args) -> anyhow::Result<()> {
     hub.hub.shutdown().await;
     actix::System::current().stop();
     Ok(())
+}
+
+/// Enrolls the four identities and returns their single-face 640×480 frames.
+async fn portrait_frames(hub: &TestHub) -> anyhow::Result<Vec<Vec<u8>>> {
+    let dev = faces_dir();
+    let mut frames = Vec::new();
+    for (identity, photo) in IDENTITIES {
+        let path = dev.join(identity).join(photo);
+        hub.enroll(identity, identity, std::slice::from_ref(&path))
+            .await
+            .with_context(|| format!("enrolling {identity}"))?;
+        frames.push(camera_frame(&path, 640, 480)?);
+    }
+    Ok(frames)
+}
+
+/// Enrolls `DIR/enroll/*.png` and returns `DIR/scene_*.png` as 1920×1080 JPEG frames.
+async fn classroom_frames(hub: &TestHub, dir: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let sorted = |dir: &std::path::Path, prefix: &str| -> anyhow::Result<Vec<std::path::PathBuf>> {
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| dir.display().to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "png")
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix))
+            })
+            .collect();
+        paths.sort();
+        Ok(paths)
+    };
+    for path in sorted(&dir.join("enroll"), "")? {
+        let name = path
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or("student")
+            .to_owned();
+        hub.enroll(&name, &name, std::slice::from_ref(&path))
+            .await
+            .with_context(|| format!("enrolling {}", path.display()))?;
+    }
+    let frames: Vec<_> = sorted(dir, "scene_")?
+        .iter()
+        .map(|p| camera_frame(p, 1920, 1080))
+        .collect::<Result<_, _>>()?;
+    anyhow::ensure!(!frames.is_empty(), "no scene_*.png in {}", dir.display());
+    Ok(frames)
 }
 
 fn rss_kib() -> u64 {
