@@ -162,7 +162,7 @@ fn clamp_to_window(b: [f64; 4], win: &Window) -> Option<BoundingBox> {
     let y0 = b[1].max(0.0);
     let x1 = b[2].min(win.width as f64);
     let y1 = b[3].min(win.height as f64);
-    (x1 > x0 && y1 > y0).then(|| BoundingBox {
+    (x1 > x0 && y1 > y0).then_some(BoundingBox {
         x: x0 as f32,
         y: y0 as f32,
         width: (x1 - x0) as f32,

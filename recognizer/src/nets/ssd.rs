@@ -194,7 +194,12 @@ impl SsdNet {
         w: usize,
         heads: usize,
     ) -> Result<SsdGrid, RecognizerError> {
-        if h % 32 != 0 || w % 32 != 0 || h == 0 || w == 0 || !(1..=2).contains(&heads) {
+        if !h.is_multiple_of(32)
+            || !w.is_multiple_of(32)
+            || h == 0
+            || w == 0
+            || !(1..=2).contains(&heads)
+        {
             return Err(RecognizerError::Config(format!(
                 "SSD grid input {w}x{h} must be a non-empty multiple of 32, heads 1..=2"
             )));

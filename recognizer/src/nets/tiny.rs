@@ -151,7 +151,7 @@ impl TinyNet {
         h: usize,
         w: usize,
     ) -> Result<Vec<f32>, RecognizerError> {
-        if h % 32 != 0 || w % 32 != 0 || h == 0 || w == 0 {
+        if !h.is_multiple_of(32) || !w.is_multiple_of(32) || h == 0 || w == 0 {
             return Err(RecognizerError::Config(format!(
                 "tiny detector input {w}x{h} must be a non-empty multiple of 32"
             )));
