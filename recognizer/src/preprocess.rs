@@ -31,6 +31,33 @@ pub const TINY_MEAN: [f32; 3] = [117.001, 114.697, 97.404];
 /// Mean RGB of the landmark and recognition nets.
 pub const FACE_MEAN: [f32; 3] = [122.782, 117.001, 104.298];
 
+impl Normalize {
+    /// Normalises one RGB value.
+    #[inline]
+    pub fn apply(self, v: [f32; 3]) -> [f32; 3] {
+        match self {
+            Normalize::MeanDiv255(m) => [
+                (v[0] - m[0]) / 255.0,
+                (v[1] - m[1]) / 255.0,
+                (v[2] - m[2]) / 255.0,
+            ],
+            Normalize::Ssd => [v[0] / 127.5 - 1.0, v[1] / 127.5 - 1.0, v[2] / 127.5 - 1.0],
+            Normalize::Raw => v,
+        }
+    }
+}
+
+/// Bilinear mix of the four corner pixels `[top-left, top-right, bottom-left, bottom-right]`
+/// (TF's order of operations: along x first, then y).
+#[inline]
+fn bilerp([tl, tr, bl, br]: [[f32; 3]; 4], fx: f32, fy: f32) -> [f32; 3] {
+    std::array::from_fn(|c| {
+        let top = tl[c] + (tr[c] - tl[c]) * fx;
+        let bottom = bl[c] + (br[c] - bl[c]) * fx;
+        top + (bottom - top) * fy
+    })
+}
+
 /// JS `Math.round` (half rounds up).
 pub fn js_round(v: f64) -> f64 {
     (v + 0.5).floor()
@@ -161,10 +188,6 @@ pub fn prepare_input<S: PixelSource>(
         .iter()
         .map(|&(a, b, f)| (map(a, ox, w), map(b, ox, w), f))
         .collect();
-    let sub = match norm {
-        Normalize::MeanDiv255(m) => m,
-        _ => [0.0; 3],
-    };
     let plane = size * size;
     let (r_out, rest) = out.split_at_mut(plane);
     let (g_out, b_out) = rest.split_at_mut(plane);
@@ -182,21 +205,7 @@ pub fn prepare_input<S: PixelSource>(
             let tr = px(x1, y0);
             let bl = px(x0, y1);
             let br = px(x1, y1);
-            let mut v = [0f32; 3];
-            for c in 0..3 {
-                let top = tl[c] + (tr[c] - tl[c]) * fx;
-                let bottom = bl[c] + (br[c] - bl[c]) * fx;
-                v[c] = top + (bottom - top) * fy;
-            }
-            let v = match norm {
-                Normalize::MeanDiv255(_) => [
-                    (v[0] - sub[0]) / 255.0,
-                    (v[1] - sub[1]) / 255.0,
-                    (v[2] - sub[2]) / 255.0,
-                ],
-                Normalize::Ssd => [v[0] / 127.5 - 1.0, v[1] / 127.5 - 1.0, v[2] / 127.5 - 1.0],
-                Normalize::Raw => v,
-            };
+            let v = norm.apply(bilerp([tl, tr, bl, br], fx, fy));
             r_out[row + j] = v[0];
             g_out[row + j] = v[1];
             b_out[row + j] = v[2];
@@ -246,16 +255,7 @@ pub fn prepare_window<S: PixelSource>(
     let plane = in_w * in_h;
     let (r_out, rest) = out.split_at_mut(plane);
     let (g_out, b_out) = rest.split_at_mut(plane);
-    let normalise = |v: [f32; 3]| match norm {
-        Normalize::MeanDiv255(m) => [
-            (v[0] - m[0]) / 255.0,
-            (v[1] - m[1]) / 255.0,
-            (v[2] - m[2]) / 255.0,
-        ],
-        Normalize::Ssd => [v[0] / 127.5 - 1.0, v[1] / 127.5 - 1.0, v[2] / 127.5 - 1.0],
-        Normalize::Raw => v,
-    };
-    let pad = normalise([0.0; 3]);
+    let pad = norm.apply([0.0; 3]);
     for (i, y) in ys.iter().enumerate() {
         let row = i * in_w;
         for (j, x) in xs.iter().enumerate() {
@@ -263,13 +263,7 @@ pub fn prepare_window<S: PixelSource>(
                 (Some((x0, x1, fx)), Some((y0, y1, fy))) => {
                     let (tl, tr) = (src.pixel(*x0, *y0), src.pixel(*x1, *y0));
                     let (bl, br) = (src.pixel(*x0, *y1), src.pixel(*x1, *y1));
-                    let mut v = [0f32; 3];
-                    for c in 0..3 {
-                        let top = tl[c] + (tr[c] - tl[c]) * fx;
-                        let bottom = bl[c] + (br[c] - bl[c]) * fx;
-                        v[c] = top + (bottom - top) * fy;
-                    }
-                    normalise(v)
+                    norm.apply(bilerp([tl, tr, bl, br], *fx, *fy))
                 }
                 _ => pad,
             };

@@ -104,6 +104,23 @@ impl TestHub {
         Ok(store.students().get(student.id).await?)
     }
 
+    /// The first 500 attendance records in the store.
+    pub async fn records(&self) -> anyhow::Result<Vec<cavs_models::AttendanceRecord>> {
+        Ok(self
+            .hub
+            .store
+            .attendance()
+            .list(
+                &cavs_models::AttendanceFilter::default(),
+                &cavs_models::PageRequest {
+                    page: 1,
+                    page_size: 500,
+                },
+            )
+            .await?
+            .items)
+    }
+
     /// Registers an active device with credentials `secret`.
     pub async fn register_device(
         &self,

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use cavs_models::{AttendanceFilter, PageRequest, ReviewStatus};
+use cavs_models::ReviewStatus;
 use cavs_tests::{TestHub, camera_frame, device_client, signed_frame};
 use rumqttc::QoS;
 
@@ -75,20 +75,7 @@ async fn a_classroom_frame_names_every_student() {
 
     let until = Instant::now() + Duration::from_secs(60);
     let records = loop {
-        let page = hub
-            .hub
-            .store
-            .attendance()
-            .list(
-                &AttendanceFilter::default(),
-                &PageRequest {
-                    page: 1,
-                    page_size: 100,
-                },
-            )
-            .await
-            .expect("records")
-            .items;
+        let page = hub.records().await.expect("records");
         let named: HashSet<_> = page.iter().filter_map(|r| r.predicted_student_id).collect();
         if named.len() >= enrolled.len() || Instant::now() > until {
             break page;

@@ -4,26 +4,14 @@
 use std::time::{Duration, Instant};
 
 use cavs_models::protocol::{DeviceState, StatusPayload, Topic};
-use cavs_models::{AttendanceFilter, AttendanceRecord, PageRequest, ReviewStatus};
+use cavs_models::{AttendanceRecord, ReviewStatus};
 use cavs_tests::{TestHub, device_client, faces_dir, signed_frame};
 use rumqttc::{Event, Packet, QoS};
 
 const SECRET: &str = "cam-secret-0001";
 
 async fn records(hub: &TestHub) -> Vec<AttendanceRecord> {
-    hub.hub
-        .store
-        .attendance()
-        .list(
-            &AttendanceFilter::default(),
-            &PageRequest {
-                page: 1,
-                page_size: 500,
-            },
-        )
-        .await
-        .expect("list records")
-        .items
+    hub.records().await.expect("list records")
 }
 
 /// Polls until `done` holds for the records or the deadline passes.

@@ -49,23 +49,21 @@ pub fn blank_png() -> Vec<u8> {
     bytes.into_inner()
 }
 
-fn analyze(bytes: &[u8]) -> Result<Vec<cavs_recognizer::FaceAnalysis>, PipelineError> {
+/// Runs the shared recognizer on an image: captures with `analyze`, enrollment photos with
+/// `analyze_portrait` as the hub does (tight crops retried with a margin).
+fn analyze_with(
+    bytes: &[u8],
+    portrait: bool,
+) -> Result<Vec<cavs_recognizer::FaceAnalysis>, PipelineError> {
     let img = decode_image(bytes, &DecodeLimits::default())
         .map_err(|e| PipelineError::BadImage(e.to_string()))?;
     let recognizer = RECOGNIZER.lock().unwrap_or_else(|p| p.into_inner());
-    recognizer
-        .analyze(&img)
-        .map_err(|e| PipelineError::Unavailable(e.to_string()))
-}
-
-/// Enrollment photos as the hub reads them (tight crops retried with a margin).
-fn analyze_portrait(bytes: &[u8]) -> Result<Vec<cavs_recognizer::FaceAnalysis>, PipelineError> {
-    let img = decode_image(bytes, &DecodeLimits::default())
-        .map_err(|e| PipelineError::BadImage(e.to_string()))?;
-    let recognizer = RECOGNIZER.lock().unwrap_or_else(|p| p.into_inner());
-    recognizer
-        .analyze_portrait(&img)
-        .map_err(|e| PipelineError::Unavailable(e.to_string()))
+    let faces = if portrait {
+        recognizer.analyze_portrait(&img)
+    } else {
+        recognizer.analyze(&img)
+    };
+    faces.map_err(|e| PipelineError::Unavailable(e.to_string()))
 }
 
 /// A pipeline on the real recognizer that counts gallery and device notifications; capture
@@ -79,7 +77,7 @@ pub struct TestPipeline {
 #[async_trait::async_trait]
 impl Pipeline for TestPipeline {
     async fn capture(&self, request: CaptureRequest) -> Result<CaptureOutcome, PipelineError> {
-        let faces = tokio::task::spawn_blocking(move || analyze(&request.image))
+        let faces = tokio::task::spawn_blocking(move || analyze_with(&request.image, false))
             .await
             .map_err(|e| PipelineError::Unavailable(e.to_string()))??;
         Ok(CaptureOutcome {
@@ -104,7 +102,7 @@ impl Pipeline for TestPipeline {
     }
 
     async fn embed_photo(&self, image: Vec<u8>) -> Result<Vec<EnrollmentFace>, PipelineError> {
-        let faces = tokio::task::spawn_blocking(move || analyze_portrait(&image))
+        let faces = tokio::task::spawn_blocking(move || analyze_with(&image, true))
             .await
             .map_err(|e| PipelineError::Unavailable(e.to_string()))??;
         Ok(faces
