@@ -352,6 +352,24 @@ mod tests {
     }
 
     #[test]
+    fn extreme_frames_get_bounded_windows() {
+        let l = ScanLimits::default();
+        for (w, h) in [(1, 100_000), (100_000, 1), (33, 2000), (8000, 5000)] {
+            let p = plan(w, h, ScanMode::Multiscale, &l);
+            for level in &p.fine {
+                let (sw, sh) = level.scaled;
+                assert!(sw * sh <= l.max_fine_pixels, "{w}x{h}: {sw}x{sh}");
+                assert!(!level.windows.is_empty(), "{w}x{h}");
+                for win in &level.windows {
+                    let (iw, ih) = win.input();
+                    assert!(iw * ih <= l.max_window_pixels, "{w}x{h}: {win:?}");
+                    assert!(win.x + win.width <= sw && win.y + win.height <= sh);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn seam_boxes_are_left_to_the_neighbour() {
         let win = Window {
             x: 100,
