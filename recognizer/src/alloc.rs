@@ -22,15 +22,21 @@ pub fn tune_allocator() {
 fn apply() {
     const MMAP_THRESHOLD_MAX: libc::c_int = 32 << 20;
     const TOP_PAD: libc::c_int = 64 << 20;
-    // SAFETY: `mallopt` only changes allocator parameters; it is thread-safe in glibc and
-    // takes plain integers.
-    let ok = unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) == 1
-            && libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX) == 1
-            && libc::mallopt(libc::M_TOP_PAD, TOP_PAD) == 1
-    };
-    if !ok {
-        tracing::debug!("glibc refused an allocator setting; running with its defaults");
+    let settings = [
+        (
+            "M_MMAP_THRESHOLD",
+            libc::M_MMAP_THRESHOLD,
+            MMAP_THRESHOLD_MAX,
+        ),
+        ("M_TRIM_THRESHOLD", libc::M_TRIM_THRESHOLD, libc::c_int::MAX),
+        ("M_TOP_PAD", libc::M_TOP_PAD, TOP_PAD),
+    ];
+    for (name, param, value) in settings {
+        // SAFETY: `mallopt` only changes allocator parameters; it is thread-safe in glibc and
+        // takes plain integers.
+        if unsafe { libc::mallopt(param, value) } != 1 {
+            tracing::debug!(setting = name, value, "glibc refused an allocator setting");
+        }
     }
 }
 

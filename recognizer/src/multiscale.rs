@@ -9,7 +9,7 @@ use crate::error::RecognizerError;
 use crate::nets::ssd::SsdNet;
 use crate::nets::tiny::{ANCHORS, TinyNet};
 use crate::preprocess::{Normalize, RgbView, ScaledWindow, TINY_MEAN, prepare_window};
-use crate::scan::{FACE_ASPECT, FineLevel, ScaledDetection, Window, on_inner_seam};
+use crate::scan::{FACE_ASPECT, FineLevel, ScaledDetection, on_inner_seam};
 use crate::types::{BoundingBox, Detection};
 
 /// The detector that runs the fine level.
@@ -55,34 +55,47 @@ pub fn detect_fine(
         };
         input.clear();
         input.resize(3 * iw * ih, 0.0);
+        // The padding of the input to a multiple of 32 is filled with real pixels where the
+        // frame goes on (inner edges), with face-api's padding only past the frame's edge.
+        let content = (iw.min(fine.scaled.0 - win.x), ih.min(fine.scaled.1 - win.y));
         let sw = ScaledWindow {
             ratio,
             origin: (win.x, win.y),
-            content: (win.width, win.height),
+            content,
             input: (iw, ih),
         };
         prepare_window(&view, &sw, norm, &mut input);
-        let cands = match detector {
+        let raw = match detector {
             FineDetector::Ssd(net) => ssd_candidates(net, &input, (iw, ih), fine.heads, settings)?,
             FineDetector::Tiny(net) => tiny_candidates(net, &input, iw, ih, settings)?,
         };
+        // Shape and seam filters before NMS, so a box left to the neighbouring window cannot
+        // suppress one this window keeps.
+        let cands: Vec<(f64, BoundingBox)> = raw
+            .into_iter()
+            .filter(|(_, b)| {
+                let (bw, bh) = (b[2] - b[0], b[3] - b[1]);
+                bh > 0.0 && (FACE_ASPECT.0..=FACE_ASPECT.1).contains(&((bw / bh) as f32))
+            })
+            .filter_map(|(score, b)| Some((score, clamp_to((b[0], b[1], b[2], b[3]), content)?)))
+            .filter(|(_, bbox)| !on_inner_seam(bbox, win, fine.scaled))
+            .collect();
+        let corners: Candidates = cands
+            .iter()
+            .map(|(score, b)| {
+                let (x, y) = (f64::from(b.x), f64::from(b.y));
+                let (x1, y1) = (x + f64::from(b.width), y + f64::from(b.height));
+                (*score, [x, y, x1, y1])
+            })
+            .collect();
         let keep = nms(
-            &cands,
+            &corners,
             f64::from(settings.nms_iou),
             settings.max_faces,
             false,
         );
         for i in keep {
-            let (score, b) = cands[i];
-            let Some(bbox) = clamp_to_window(b, win) else {
-                continue;
-            };
-            let aspect = bbox.width / bbox.height;
-            if on_inner_seam(&bbox, win, fine.scaled)
-                || !(FACE_ASPECT.0..=FACE_ASPECT.1).contains(&aspect)
-            {
-                continue;
-            }
+            let (score, bbox) = cands[i];
             out.push(ScaledDetection {
                 detection: Detection {
                     bbox: BoundingBox {
@@ -157,11 +170,11 @@ fn tiny_candidates(
 
 /// Clamps a box to the window's content (as face-api clamps to the image); `None` when
 /// nothing is left.
-fn clamp_to_window(b: [f64; 4], win: &Window) -> Option<BoundingBox> {
-    let x0 = b[0].max(0.0);
-    let y0 = b[1].max(0.0);
-    let x1 = b[2].min(win.width as f64);
-    let y1 = b[3].min(win.height as f64);
+fn clamp_to((x0, y0, x1, y1): (f64, f64, f64, f64), (w, h): (usize, usize)) -> Option<BoundingBox> {
+    let x0 = x0.max(0.0);
+    let y0 = y0.max(0.0);
+    let x1 = x1.min(w as f64);
+    let y1 = y1.min(h as f64);
     (x1 > x0 && y1 > y0).then_some(BoundingBox {
         x: x0 as f32,
         y: y0 as f32,

@@ -16,9 +16,11 @@ const PORTRAIT_MARGINS: [f64; 2] = [1.0, 0.5];
 /// Colour of the margin (mid grey, close to what the nets' normalisation calls zero).
 const PORTRAIT_MARGIN_RGB: [u8; 3] = [128, 128, 128];
 
-/// Moves a face found in a photo padded by `m` px back into the photo's pixels (the box
-/// clipped to the photo; the crop keeps the pixels the descriptor was computed from).
-fn shift_face(mut f: FaceAnalysis, m: f32, w: u32, h: u32) -> FaceAnalysis {
+/// Moves a face found in a photo padded by `m` px back into the photo's pixels: boxes clipped
+/// to the photo, landmarks shifted. Unlike elsewhere, `crop` keeps the pixels the descriptor
+/// was computed from (margin included), so it can be larger than `aligned_box`. `None` for a
+/// box that lies in the margin only.
+fn shift_face(mut f: FaceAnalysis, m: f32, w: u32, h: u32) -> Option<FaceAnalysis> {
     let clip = |b: BoundingBox| {
         let x0 = (b.x - m).clamp(0.0, w as f32);
         let y0 = (b.y - m).clamp(0.0, h as f32);
@@ -32,12 +34,15 @@ fn shift_face(mut f: FaceAnalysis, m: f32, w: u32, h: u32) -> FaceAnalysis {
         }
     };
     f.detection.bbox = clip(f.detection.bbox);
+    if f.detection.bbox.area() <= 0.0 {
+        return None;
+    }
     f.aligned_box = clip(f.aligned_box);
     for p in &mut f.landmarks {
         p[0] -= m;
         p[1] -= m;
     }
-    f
+    Some(f)
 }
 
 impl Recognizer {
@@ -64,10 +69,16 @@ impl Recognizer {
                 image::Rgb(PORTRAIT_MARGIN_RGB),
             );
             image::imageops::replace(&mut padded, &rgb, i64::from(margin), i64::from(margin));
-            let faces = self.embed_rgb(&padded, &self.detect_scan(&padded)?)?;
+            // face-api's single pass: the padded photo is one face on grey, not a classroom.
+            let dets = self.detect_rgb(&padded, self.config().detector)?;
+            let m = margin as f32;
+            let faces: Vec<FaceAnalysis> = self
+                .embed_rgb(&padded, &dets)?
+                .into_iter()
+                .filter_map(|f| shift_face(f, m, w, h))
+                .collect();
             if !faces.is_empty() {
-                let m = margin as f32;
-                return Ok(faces.into_iter().map(|f| shift_face(f, m, w, h)).collect());
+                return Ok(faces);
             }
         }
         Ok(Vec::new())

@@ -189,6 +189,10 @@ impl Recognizer {
                 DetectorKind::Ssd => scan::SSD_MIN_FACE_PX,
                 DetectorKind::Tiny => scan::TINY_MIN_FACE_PX,
             },
+            level0_side: match self.config.detector {
+                DetectorKind::Ssd => ssd::INPUT_SIZE as f64,
+                DetectorKind::Tiny => f64::from(self.config.tiny_input_size),
+            },
             ..ScanLimits::default()
         }
     }
@@ -201,11 +205,7 @@ impl Recognizer {
         if plan.fine.is_empty() {
             return Ok(level0);
         }
-        let side = match c.detector {
-            DetectorKind::Ssd => ssd::INPUT_SIZE as f64,
-            DetectorKind::Tiny => f64::from(c.tiny_input_size),
-        };
-        let level0_scale = side / f64::from(w.max(h));
+        let level0_scale = plan.level0_scale;
         let mut cands: Vec<ScaledDetection> = level0
             .into_iter()
             .map(|detection| ScaledDetection {
@@ -223,13 +223,17 @@ impl Recognizer {
             nms_iou: c.nms_iou,
             max_faces: c.max_faces,
         };
-        for fine in &plan.fine {
-            cands.extend(detect_fine(detector, rgb, fine, &settings)?);
-        }
-        let mut dets = scan::merge(cands, c.nms_iou, c.max_faces);
+        // Too-small fine boxes go before the merge, so they cannot displace a kept level-0 box
+        // of the same face (level 0 is already filtered by `detect_rgb`).
         let min = c.min_face_size as f32;
-        dets.retain(|d| d.bbox.width.min(d.bbox.height) >= min);
-        Ok(dets)
+        for fine in &plan.fine {
+            cands.extend(
+                detect_fine(detector, rgb, fine, &settings)?
+                    .into_iter()
+                    .filter(|d| d.detection.bbox.width.min(d.detection.bbox.height) >= min),
+            );
+        }
+        Ok(scan::merge(cands, c.nms_iou, c.max_faces))
     }
 
     /// face-api's single pass with the given detector over the whole frame fitted to the
@@ -243,7 +247,7 @@ impl Recognizer {
         self.detect_rgb(&rgb, kind)
     }
 
-    fn detect_rgb(
+    pub(crate) fn detect_rgb(
         &self,
         rgb: &RgbImage,
         kind: DetectorKind,

@@ -4,10 +4,11 @@
 //!
 //! face-api runs SSD once on the frame fitted to 512 px, so a 1080p frame shrinks 3.75× and
 //! faces under ~60 px vanish. The scan keeps that pass (level 0: the original's detections,
-//! boxes and scores are kept unchanged) and adds one *fine* level at a scale where the
-//! smallest wanted face is as large as the SSD needs. The fine level runs the net fully
-//! convolutionally on the scaled frame (no repeated work between overlapping tiles), split
-//! into overlapping windows only when the scaled frame is too large for one pass.
+//! boxes and scores are kept unchanged) and adds a *fine* level at a scale where the
+//! smallest wanted face is as large as the SSD needs, plus a *middle* level on frames where
+//! the two are far apart (1440p and up). Each runs the net fully convolutionally on the scaled
+//! frame (no repeated work between overlapping tiles), split into overlapping windows only
+//! when the scaled frame is too large for one pass.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,7 @@ pub const FACE_ASPECT: (f32, f32) = (0.45, 1.8);
 pub const RELIABLE_FACE_PX: f64 = 32.0;
 /// Largest face (input pixels) the fine level's two heads are asked to find whole.
 const FINE_MAX_FACE_PX: f64 = 128.0;
-/// Input side of the face-api pass.
+/// Input side of the face-api SSD pass.
 const LEVEL0_SIDE: f64 = 512.0;
 /// A fine level is only worth running when it is at least this much finer than level 0.
 const MIN_LEVEL_RATIO: f64 = 1.25;
@@ -66,6 +67,8 @@ pub struct ScanLimits {
     /// Shorter side (detector-input pixels) of the smallest face the detector finds:
     /// [`SSD_MIN_FACE_PX`] or [`TINY_MIN_FACE_PX`].
     pub detector_face_px: f64,
+    /// Input side of the level-0 pass (512 for SSD, `tiny_input_size` for tiny).
+    pub level0_side: f64,
 }
 
 impl Default for ScanLimits {
@@ -75,6 +78,7 @@ impl Default for ScanLimits {
             max_fine_pixels: 2_100_000,
             max_window_pixels: 1_300_000,
             detector_face_px: SSD_MIN_FACE_PX,
+            level0_side: LEVEL0_SIDE,
         }
     }
 }
@@ -110,9 +114,10 @@ pub struct FineLevel {
     pub windows: Vec<Window>,
     /// Overlap of neighbouring windows in scaled pixels.
     pub overlap: usize,
-    /// SSD predictor heads to run: 1 (stride 16, faces up to ~100 input px) on the finest
-    /// level, whose larger faces level 0 finds; 2 (also stride 32, up to ~250 px) on a middle
-    /// level, which must also catch faces level 0 misses (tight crops without context).
+    /// SSD predictor heads to run: 2 (stride 16 and 32, faces up to ~190 input px) on a
+    /// middle level, or on the fine level when it is the only one, as they must also catch
+    /// faces level 0 misses (tight crops without context); 1 (stride 16, up to ~100 px) on
+    /// the finest level below a middle level.
     pub heads: usize,
 }
 
@@ -128,7 +133,7 @@ pub struct ScanPlan {
 /// Plans the scan of a `width × height` frame.
 pub fn plan(width: u32, height: u32, mode: ScanMode, limits: &ScanLimits) -> ScanPlan {
     let (w, h) = (f64::from(width), f64::from(height));
-    let level0_scale = LEVEL0_SIDE / w.max(h).max(1.0);
+    let level0_scale = limits.level0_side / w.max(h).max(1.0);
     let mut plan = ScanPlan {
         level0_scale,
         fine: Vec::new(),
@@ -138,8 +143,10 @@ pub fn plan(width: u32, height: u32, mode: ScanMode, limits: &ScanLimits) -> Sca
     }
     let wanted = limits.detector_face_px / f64::from(limits.smallest_face.max(1));
     let budget = (limits.max_fine_pixels as f64 / (w * h)).sqrt();
+    // No upscaling: below the detector's own minimum, `smallest_face` acts as that minimum.
     let scale = wanted.min(1.0).min(budget);
-    if scale < level0_scale * MIN_LEVEL_RATIO {
+    // Not worth it, or a frame so thin at that scale that no face fits across it.
+    if scale < level0_scale * MIN_LEVEL_RATIO || w.min(h) * scale < limits.detector_face_px * 2.0 {
         return plan;
     }
     let mid = scale > level0_scale * MID_LEVEL_RATIO;
@@ -245,22 +252,24 @@ pub fn same_face(a: &BoundingBox, b: &BoundingBox, iou: f32) -> bool {
     a.iou(b) > iou || (smaller > 0.0 && inter / smaller > 0.7)
 }
 
-/// Merges the detections of every pass: level-0 faces large enough to be reliable are kept
-/// as face-api returns them; everything else is added best score first unless it is the
-/// same face as one already kept. At most `max` faces, best first.
-pub fn merge(mut cands: Vec<ScaledDetection>, iou: f32, max: usize) -> Vec<Detection> {
+/// Merges the detections of every pass. Level-0 faces large enough to be reliable are kept
+/// exactly as face-api returns them (already its NMS'd, at most `max`); the rest are added
+/// best score first unless they are the same face as one already kept, up to `max` faces in
+/// all. Returned best first.
+pub fn merge(cands: Vec<ScaledDetection>, iou: f32, max: usize) -> Vec<Detection> {
     let reliable = |c: &ScaledDetection| {
         c.level0
             && f64::from(c.detection.bbox.width.min(c.detection.bbox.height)) * c.scale
                 >= RELIABLE_FACE_PX
     };
-    cands.sort_by(|a, b| {
-        reliable(b)
-            .cmp(&reliable(a))
-            .then(b.detection.score.total_cmp(&a.detection.score))
-    });
-    let mut kept: Vec<Detection> = Vec::new();
-    for c in cands {
+    let (kept, mut rest): (Vec<ScaledDetection>, Vec<ScaledDetection>) =
+        cands.into_iter().partition(reliable);
+    let mut kept: Vec<Detection> = kept.into_iter().map(|c| c.detection).take(max).collect();
+    rest.sort_by(|a, b| b.detection.score.total_cmp(&a.detection.score));
+    for c in rest {
+        if kept.len() >= max {
+            break;
+        }
         if !kept
             .iter()
             .any(|k| same_face(&k.bbox, &c.detection.bbox, iou))
@@ -269,7 +278,6 @@ pub fn merge(mut cands: Vec<ScaledDetection>, iou: f32, max: usize) -> Vec<Detec
         }
     }
     kept.sort_by(|a, b| b.score.total_cmp(&a.score));
-    kept.truncate(max);
     kept
 }
 
@@ -354,6 +362,9 @@ mod tests {
     #[test]
     fn extreme_frames_get_bounded_windows() {
         let l = ScanLimits::default();
+        // A frame too thin for a face at the fine scale gets no fine level at all.
+        assert!(plan(33, 2000, ScanMode::Multiscale, &l).fine.is_empty());
+        assert!(plan(1, 100_000, ScanMode::Multiscale, &l).fine.is_empty());
         for (w, h) in [(1, 100_000), (100_000, 1), (33, 2000), (8000, 5000)] {
             let p = plan(w, h, ScanMode::Multiscale, &l);
             for level in &p.fine {
@@ -416,6 +427,21 @@ mod tests {
         assert_eq!(out[0], fine_new.detection);
         assert_eq!(out[1], l0.detection);
         assert_eq!(merge(vec![fine_new, l0], 0.5, 1).len(), 1);
+    }
+
+    #[test]
+    fn reliable_level0_boxes_are_never_merged_away() {
+        // face-api returned both (its own NMS kept them): the scan keeps both.
+        let a = ScaledDetection {
+            detection: det(0.0, 0.0, 200.0, 200.0, 0.9),
+            scale: 0.5,
+            level0: true,
+        };
+        let b = ScaledDetection {
+            detection: det(20.0, 20.0, 150.0, 150.0, 0.6),
+            ..a
+        };
+        assert_eq!(merge(vec![a, b], 0.5, 10).len(), 2);
     }
 
     #[test]
