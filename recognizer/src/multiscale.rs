@@ -9,8 +9,52 @@ use crate::error::RecognizerError;
 use crate::nets::ssd::SsdNet;
 use crate::nets::tiny::{ANCHORS, TinyNet};
 use crate::preprocess::{Normalize, RgbView, ScaledWindow, TINY_MEAN, prepare_window};
+use crate::recognizer::{DetectorKind, Recognizer};
+use crate::scan;
 use crate::scan::{FACE_ASPECT, FineLevel, ScaledDetection, on_inner_seam};
 use crate::types::{BoundingBox, Detection};
+
+impl Recognizer {
+    /// Runs the configured scan: level 0, then the plan's finer levels, merged.
+    pub(crate) fn detect_scan(&self, rgb: &RgbImage) -> Result<Vec<Detection>, RecognizerError> {
+        let c = self.config();
+        let (w, h) = rgb.dimensions();
+        let plan = scan::plan(w, h, c.scan, &self.scan_limits());
+        let level0 = self.detect_rgb(rgb, c.detector)?;
+        if plan.fine.is_empty() {
+            return Ok(level0);
+        }
+        let level0_scale = plan.level0_scale;
+        let mut cands: Vec<ScaledDetection> = level0
+            .into_iter()
+            .map(|detection| ScaledDetection {
+                detection,
+                scale: level0_scale,
+                level0: true,
+            })
+            .collect();
+        let detector = match c.detector {
+            DetectorKind::Ssd => FineDetector::Ssd(self.nets().ssd),
+            DetectorKind::Tiny => FineDetector::Tiny(self.nets().tiny),
+        };
+        let settings = PassSettings {
+            min_confidence: c.min_confidence,
+            nms_iou: c.nms_iou,
+            max_faces: c.max_faces,
+        };
+        // Too-small fine boxes go before the merge, so they cannot displace a kept level-0 box
+        // of the same face (level 0 is already filtered by `detect_rgb`).
+        let min = c.min_face_size as f32;
+        for fine in &plan.fine {
+            cands.extend(
+                detect_fine(detector, rgb, fine, &settings)?
+                    .into_iter()
+                    .filter(|d| d.detection.bbox.width.min(d.detection.bbox.height) >= min),
+            );
+        }
+        Ok(scan::merge(cands, c.nms_iou, c.max_faces))
+    }
+}
 
 /// The detector that runs the fine level.
 #[derive(Debug, Clone, Copy)]

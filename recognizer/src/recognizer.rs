@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use crate::align::{dlib_rect, landmarks_to_image};
 use crate::detect::{decode_ssd, decode_tiny};
 use crate::error::RecognizerError;
-use crate::multiscale::{FineDetector, PassSettings, detect_fine};
 use crate::nets::landmarks::{self, LandmarkNet};
 use crate::nets::recognition::{self, RecognitionNet};
 use crate::nets::ssd::{self, SsdNet};
@@ -15,7 +14,7 @@ use crate::nets::tiny::TinyNet;
 use crate::preprocess::{
     FACE_MEAN, Normalize, PixelRect, RgbView, TINY_MEAN, clip_floor, prepare_input,
 };
-use crate::scan::{self, ScaledDetection, ScanLimits, ScanMode};
+use crate::scan::{self, ScanLimits, ScanMode};
 use crate::types::{BoundingBox, Descriptor, Detection, FaceAnalysis};
 use crate::weights;
 
@@ -195,45 +194,6 @@ impl Recognizer {
             },
             ..ScanLimits::default()
         }
-    }
-
-    pub(crate) fn detect_scan(&self, rgb: &RgbImage) -> Result<Vec<Detection>, RecognizerError> {
-        let c = &self.config;
-        let (w, h) = rgb.dimensions();
-        let plan = scan::plan(w, h, c.scan, &self.scan_limits());
-        let level0 = self.detect_rgb(rgb, c.detector)?;
-        if plan.fine.is_empty() {
-            return Ok(level0);
-        }
-        let level0_scale = plan.level0_scale;
-        let mut cands: Vec<ScaledDetection> = level0
-            .into_iter()
-            .map(|detection| ScaledDetection {
-                detection,
-                scale: level0_scale,
-                level0: true,
-            })
-            .collect();
-        let detector = match c.detector {
-            DetectorKind::Ssd => FineDetector::Ssd(&self.ssd),
-            DetectorKind::Tiny => FineDetector::Tiny(&self.tiny),
-        };
-        let settings = PassSettings {
-            min_confidence: c.min_confidence,
-            nms_iou: c.nms_iou,
-            max_faces: c.max_faces,
-        };
-        // Too-small fine boxes go before the merge, so they cannot displace a kept level-0 box
-        // of the same face (level 0 is already filtered by `detect_rgb`).
-        let min = c.min_face_size as f32;
-        for fine in &plan.fine {
-            cands.extend(
-                detect_fine(detector, rgb, fine, &settings)?
-                    .into_iter()
-                    .filter(|d| d.detection.bbox.width.min(d.detection.bbox.height) >= min),
-            );
-        }
-        Ok(scan::merge(cands, c.nms_iou, c.max_faces))
     }
 
     /// face-api's single pass with the given detector over the whole frame fitted to the
