@@ -5,7 +5,7 @@ use crate::nets::tiny::ANCHORS;
 use crate::preprocess::js_round;
 use crate::types::{BoundingBox, Detection};
 
-pub(crate) fn sigmoid(v: f64) -> f64 {
+fn sigmoid(v: f64) -> f64 {
     1.0 / (1.0 + (-v).exp())
 }
 
@@ -70,6 +70,40 @@ fn correction(size: usize, w: u32, h: u32) -> (f64, f64) {
     (s / rw, s / rh)
 }
 
+/// The tiny detector's cells and anchors scoring above `threshold` in its raw output
+/// (`gh·gw·25`, row/col/channel order): (score, [centre x, centre y, width, height]) in grid
+/// cells, in row/col/anchor order.
+pub(crate) fn tiny_cells(
+    raw: &[f32],
+    (gh, gw): (usize, usize),
+    threshold: f32,
+) -> Vec<(f64, [f64; 4])> {
+    let mut out = Vec::new();
+    for r in 0..gh {
+        for c in 0..gw {
+            for (a, (aw, ah)) in ANCHORS.iter().enumerate() {
+                let base = (r * gw + c) * 25 + a * 5;
+                let Some(t) = raw.get(base..base + 5) else {
+                    continue;
+                };
+                let score = sigmoid(f64::from(t[4]));
+                if score > f64::from(threshold) {
+                    out.push((
+                        score,
+                        [
+                            c as f64 + sigmoid(f64::from(t[0])),
+                            r as f64 + sigmoid(f64::from(t[1])),
+                            f64::from(t[2]).exp() * f64::from(*aw),
+                            f64::from(t[3]).exp() * f64::from(*ah),
+                        ],
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Decodes the tiny detector's raw output (`G·G·25`, row/col/channel order).
 pub fn decode_tiny(
     raw: &[f32],
@@ -83,28 +117,19 @@ pub fn decode_tiny(
     let g = size / 32;
     let (cx_f, cy_f) = correction(size, img_w, img_h);
     let gf = g as f64;
-    let mut cands = Vec::new();
-    for r in 0..g {
-        for c in 0..g {
-            for (a, (aw, ah)) in ANCHORS.iter().enumerate() {
-                let base = (r * g + c) * 25 + a * 5;
-                let Some(t) = raw.get(base..base + 5) else {
-                    continue;
-                };
-                let score = sigmoid(f64::from(t[4]));
-                if score > f64::from(score_threshold) {
-                    let x = (c as f64 + sigmoid(f64::from(t[0]))) / gf * cx_f;
-                    let y = (r as f64 + sigmoid(f64::from(t[1]))) / gf * cy_f;
-                    let bw = f64::from(t[2]).exp() * f64::from(*aw) / gf * cx_f;
-                    let bh = f64::from(t[3]).exp() * f64::from(*ah) / gf * cy_f;
-                    cands.push((
-                        score,
-                        [x - bw / 2.0, y - bh / 2.0, x + bw / 2.0, y + bh / 2.0],
-                    ));
-                }
-            }
-        }
-    }
+    let cands: Vec<(f64, [f64; 4])> = tiny_cells(raw, (g, g), score_threshold)
+        .into_iter()
+        .map(|(score, [cx, cy, cw, ch])| {
+            let x = cx / gf * cx_f;
+            let y = cy / gf * cy_f;
+            let bw = cw / gf * cx_f;
+            let bh = ch / gf * cy_f;
+            (
+                score,
+                [x - bw / 2.0, y - bh / 2.0, x + bw / 2.0, y + bh / 2.0],
+            )
+        })
+        .collect();
     let (w, h) = (f64::from(img_w), f64::from(img_h));
     nms(&cands, f64::from(iou_threshold), max, true)
         .into_iter()

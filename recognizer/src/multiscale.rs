@@ -4,10 +4,10 @@
 
 use image::RgbImage;
 
-use crate::detect::{decode_ssd_raw, nms, sigmoid};
+use crate::detect::{decode_ssd_raw, nms, tiny_cells};
 use crate::error::RecognizerError;
 use crate::nets::ssd::SsdNet;
-use crate::nets::tiny::{ANCHORS, TinyNet};
+use crate::nets::tiny::TinyNet;
 use crate::preprocess::{Normalize, RgbView, ScaledWindow, TINY_MEAN, prepare_window};
 use crate::recognizer::{DetectorKind, Recognizer};
 use crate::scan;
@@ -186,30 +186,16 @@ fn tiny_candidates(
     s: &PassSettings,
 ) -> Result<Candidates, RecognizerError> {
     let raw = net.forward_grid(input.to_vec(), ih, iw)?;
-    let (gh, gw) = (ih / 32, iw / 32);
-    let mut out = Vec::new();
-    for r in 0..gh {
-        for c in 0..gw {
-            for (a, (aw, ah)) in ANCHORS.iter().enumerate() {
-                let base = (r * gw + c) * 25 + a * 5;
-                let Some(t) = raw.get(base..base + 5) else {
-                    continue;
-                };
-                let score = sigmoid(f64::from(t[4]));
-                if score > f64::from(s.min_confidence) {
-                    let x = (c as f64 + sigmoid(f64::from(t[0]))) * 32.0;
-                    let y = (r as f64 + sigmoid(f64::from(t[1]))) * 32.0;
-                    let bw = f64::from(t[2]).exp() * f64::from(*aw) * 32.0;
-                    let bh = f64::from(t[3]).exp() * f64::from(*ah) * 32.0;
-                    out.push((
-                        score,
-                        [x - bw / 2.0, y - bh / 2.0, x + bw / 2.0, y + bh / 2.0],
-                    ));
-                }
-            }
-        }
-    }
-    Ok(out)
+    Ok(tiny_cells(&raw, (ih / 32, iw / 32), s.min_confidence)
+        .into_iter()
+        .map(|(score, [cx, cy, cw, ch])| {
+            let (x, y, bw, bh) = (cx * 32.0, cy * 32.0, cw * 32.0, ch * 32.0);
+            (
+                score,
+                [x - bw / 2.0, y - bh / 2.0, x + bw / 2.0, y + bh / 2.0],
+            )
+        })
+        .collect())
 }
 
 /// Clamps a box to the window's content (as face-api clamps to the image); `None` when
