@@ -19,6 +19,25 @@ fn min_ms<F: FnMut()>(n: usize, mut f: F) -> f64 {
 
 fn main() {
     let rec = Recognizer::new(RecognizerConfig::default()).unwrap();
+    // A 1080p frame's fine level (scale 0.6): one fully convolutional pass, two heads.
+    let (gw, gh) = (1152, 672);
+    let grid_input = vec![0.1f32; 3 * gw * gh];
+    println!(
+        "SSD fine pass {gw}x{gh}, 2 heads: {:.1} ms",
+        min_ms(5, || {
+            rec.nets().ssd.forward_grid(&grid_input, gh, gw, 2).unwrap();
+        })
+    );
+    // An optional frame (e.g. a make_scenes.py classroom): the whole analysis.
+    if let Some(path) = std::env::args().nth(1) {
+        let frame = decode_file(&path, &DecodeLimits::default()).unwrap();
+        println!(
+            "analyze {path}: {:.1} ms",
+            min_ms(3, || {
+                rec.analyze(&frame).unwrap();
+            })
+        );
+    }
     let img = decode_file(
         concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -30,6 +30,7 @@ fn apply() {
         ),
         ("M_TRIM_THRESHOLD", libc::M_TRIM_THRESHOLD, libc::c_int::MAX),
         ("M_TOP_PAD", libc::M_TOP_PAD, TOP_PAD),
+        ("M_MMAP_MAX", libc::M_MMAP_MAX, 0),
     ];
     for (name, param, value) in settings {
         // SAFETY: `mallopt` only changes allocator parameters; it is thread-safe in glibc and

@@ -89,6 +89,11 @@ impl WeightMap {
         self.tensors.is_empty()
     }
 
+    /// Adds (or replaces) a tensor: for maps built in code, e.g. layer tests.
+    pub fn insert(&mut self, name: &str, tensor: WeightTensor) {
+        self.tensors.insert(name.to_string(), tensor);
+    }
+
     /// Looks a tensor up by name.
     pub fn get(&self, name: &str) -> Result<&WeightTensor, RecognizerError> {
         self.tensors

@@ -125,7 +125,7 @@ impl LandmarkNet {
             let o1 = relu(match x.take() {
                 None => self
                     .conv0
-                    .forward(&input, n, INPUT_SIZE, INPUT_SIZE, &self.device),
+                    .forward(&input, n, INPUT_SIZE, INPUT_SIZE, &self.device)?,
                 Some(x) => units[0].forward(x),
             });
             let o2 = units[1].forward(o1.clone());

@@ -1,5 +1,7 @@
 //! The four face-api networks on burn.
 
+pub mod depthwise;
+pub mod fused;
 pub mod landmarks;
 pub mod ops;
 pub mod recognition;

@@ -4,6 +4,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::fused::{Activation, bias_act};
 use crate::error::RecognizerError;
 use crate::weights::{WeightMap, WeightTensor};
 
@@ -53,6 +54,36 @@ impl Conv {
         let opts =
             ConvOptions::new_with_padding([self.stride, self.stride], pad, [1, 1], self.groups);
         conv2d(x, self.weight.clone(), self.bias.clone(), opts)
+    }
+
+    /// `[O, C / groups, k, k]`.
+    pub fn dims(&self) -> [usize; 4] {
+        self.weight.dims()
+    }
+
+    /// Stride of both dimensions.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// The padding rule.
+    pub fn padding(&self) -> Padding {
+        self.padding
+    }
+
+    /// 1 for a regular convolution, the channel count for a depthwise one.
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+
+    /// The weights in OIHW order.
+    pub fn weight_values(&self) -> Result<Vec<f32>, RecognizerError> {
+        to_vec(self.weight.clone())
+    }
+
+    /// The bias, if any.
+    pub fn bias_values(&self) -> Result<Option<Vec<f32>>, RecognizerError> {
+        self.bias.clone().map(to_vec).transpose()
     }
 }
 
@@ -186,8 +217,10 @@ pub fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, RecognizerError>
 pub struct InputConv {
     /// `[1, O, C·k·k]` weights.
     weight: Tensor<3>,
-    /// `[1, O, 1]` bias.
-    bias: Option<Tensor<3>>,
+    /// Per output channel, added in the activation pass (zeros when the conv has none).
+    bias: Vec<f32>,
+    /// Applied with the bias in one pass over the output.
+    act: Activation,
     out_channels: usize,
     in_channels: usize,
     kernel: usize,
@@ -206,13 +239,19 @@ impl InputConv {
         }
         Ok(Self {
             weight: conv.weight.clone().reshape([1, o, c * kh * kw]),
-            bias: conv.bias.clone().map(|b| b.reshape([1, o, 1])),
+            bias: conv.bias_values()?.unwrap_or_else(|| vec![0.0; o]),
+            act: Activation::Identity,
             out_channels: o,
             in_channels: c,
             kernel: kh,
             stride: conv.stride,
             padding: conv.padding,
         })
+    }
+
+    /// Applies `act` after the bias (instead of a separate activation pass).
+    pub fn with_activation(self, act: Activation) -> Self {
+        Self { act, ..self }
     }
 
     fn geometry(&self, h: usize, w: usize) -> (usize, usize, usize, usize) {
@@ -235,7 +274,7 @@ impl InputConv {
         h: usize,
         w: usize,
         device: &Device,
-    ) -> Tensor<4> {
+    ) -> Result<Tensor<4>, RecognizerError> {
         let (k, s, c) = (self.kernel, self.stride, self.in_channels);
         let (oh, ow, pt, pl) = self.geometry(h, w);
         let p = oh * ow;
@@ -268,11 +307,9 @@ impl InputConv {
             }
         }
         let cols = tensor(cols, [n, kk, p], device);
-        let mut y = self.weight.clone().matmul(cols);
-        if let Some(b) = &self.bias {
-            y = y + b.clone();
-        }
-        y.reshape([n, self.out_channels, oh, ow])
+        let mut y = to_vec(self.weight.clone().matmul(cols))?;
+        bias_act(&mut y, &self.bias, p, self.act);
+        Ok(tensor(y, [n, self.out_channels, oh, ow], device))
     }
 }
 
@@ -307,7 +344,7 @@ impl AnyConv {
                 let [n, _, h, w] = x.dims();
                 let device = x.device();
                 let v = to_vec(x)?;
-                Ok(c.forward(&v, n, h, w, &device))
+                c.forward(&v, n, h, w, &device)
             }
         }
     }

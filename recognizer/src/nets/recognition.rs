@@ -6,6 +6,7 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
+use super::fused::Activation;
 use super::ops::{
     AnyConv, Conv, ConvSpec, InputConv, Padding, conv_from, max_pool_valid, tensor, to_vec, vec1,
 };
@@ -72,7 +73,8 @@ impl RecognitionNet {
     /// Builds the net from its weights.
     pub fn new(w: &WeightMap, device: &Device) -> Result<Self, RecognizerError> {
         let conv32_down =
-            InputConv::from_conv(&scaled_conv(w, "conv32_down", 2, Padding::Valid, device)?)?;
+            InputConv::from_conv(&scaled_conv(w, "conv32_down", 2, Padding::Valid, device)?)?
+                .with_activation(Activation::Relu);
         let names = [
             ("conv32_1", false),
             ("conv32_2", false),
@@ -123,10 +125,9 @@ impl RecognitionNet {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let x = relu(
-            self.conv32_down
-                .forward(&input, n, INPUT_SIZE, INPUT_SIZE, &self.device),
-        );
+        let x = self
+            .conv32_down
+            .forward(&input, n, INPUT_SIZE, INPUT_SIZE, &self.device)?;
         let mut x = max_pool_valid(x, 3, 2)?;
         for b in &self.blocks {
             let y = relu(b.conv1.forward(x.clone())?);

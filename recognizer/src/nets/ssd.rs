@@ -2,6 +2,8 @@
 
 use burn::tensor::{Device, Tensor};
 
+use super::depthwise::Depthwise;
+use super::fused::{Activation, Pointwise};
 use super::ops::{AnyConv, Conv, ConvSpec, InputConv, Padding, conv_from, to_vec, vec1};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
@@ -18,7 +20,8 @@ const BN_EPS: f32 = 0.001;
 #[derive(Debug, Clone)]
 pub struct SsdNet {
     conv0: InputConv,
-    blocks: Vec<(Conv, Conv)>,
+    /// MobileNet's depthwise + pointwise pairs, each with its BN bias and ReLU6 fused.
+    blocks: Vec<(Depthwise, Pointwise)>,
     extras: Vec<AnyConv>,
     predictors: Vec<(Conv, Conv)>,
     /// Anchors (ymin, xmin, ymax, xmax), normalised to the padded square.
@@ -83,7 +86,8 @@ impl SsdNet {
     /// Builds the net from its weights.
     pub fn new(w: &WeightMap, device: &Device) -> Result<Self, RecognizerError> {
         let conv0 =
-            InputConv::from_conv(&pw_conv(w, "MobilenetV1/Conv2d_0_pointwise", 2, device)?)?;
+            InputConv::from_conv(&pw_conv(w, "MobilenetV1/Conv2d_0_pointwise", 2, device)?)?
+                .with_activation(Activation::Relu6);
         let mut blocks = Vec::new();
         for i in 1..=13 {
             let p = format!("MobilenetV1/Conv2d_{i}_depthwise");
@@ -122,7 +126,10 @@ impl SsdNet {
                 device,
             )?;
             let pw = pw_conv(w, &format!("MobilenetV1/Conv2d_{i}_pointwise"), 1, device)?;
-            blocks.push((dw, pw));
+            blocks.push((
+                Depthwise::from_conv(&dw, Activation::Relu6)?,
+                Pointwise::from_conv(&pw, Activation::Relu6)?,
+            ));
         }
         let mut extras = Vec::new();
         for i in 0..8 {
@@ -229,13 +236,12 @@ impl SsdNet {
         w: usize,
         heads: usize,
     ) -> Result<(Vec<[f32; 4]>, Vec<[f32; 3]>, Vec<(usize, usize)>), RecognizerError> {
-        let mut x = relu6(self.conv0.forward(input, 1, h, w, &self.device));
+        let mut x = self.conv0.forward(input, 1, h, w, &self.device)?;
         let mut feats = Vec::new();
         // Blocks 12 and 13 only feed the second head onwards.
         let blocks = if heads >= 2 { self.blocks.len() } else { 11 };
         for (i, (dw, pw)) in self.blocks.iter().take(blocks).enumerate() {
-            x = relu6(dw.forward(x));
-            x = relu6(pw.forward(x));
+            x = pw.forward(dw.forward(x)?)?;
             if i + 1 == 11 {
                 feats.push(x.clone());
             }
