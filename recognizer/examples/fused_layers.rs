@@ -1,11 +1,11 @@
 //! One MobileNet layer pair of a 1080p frame's fine level (64 → 128 channels on 576×336),
-//! flex's conv + bias + ReLU6 against the fused [`Pointwise`] / [`Depthwise`] layers, best of
+//! flex's conv + bias + ReLU6 against the fused [`GemmConv`] / [`Depthwise`] layers, best of
 //! 15 interleaved runs (the input copy each run starts with is timed on its own):
 //! `cargo run --release -p cavs-recognizer --example fused_layers`.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use cavs_recognizer::nets::depthwise::Depthwise;
-use cavs_recognizer::nets::fused::{Activation, Pointwise};
+use cavs_recognizer::nets::fused::{Activation, GemmConv};
 use cavs_recognizer::nets::ops::{ConvSpec, Padding, conv_from};
 use cavs_recognizer::weights::{WeightMap, WeightTensor};
 use std::time::Instant;
@@ -45,7 +45,7 @@ fn main() {
     };
     let pw = conv_from(&m, spec("pw", false), &device).unwrap();
     let dw = conv_from(&m, spec("dw", true), &device).unwrap();
-    let fpw = Pointwise::from_conv(&pw, Activation::Relu6).unwrap();
+    let fpw = GemmConv::from_conv(&pw, Activation::Relu6).unwrap();
     let fdw = Depthwise::from_conv(&dw, Activation::Relu6).unwrap();
     let x = || Tensor::<4>::from_data(TensorData::new(xin.clone(), [1, c, h, w]), &device);
     let mut best = [f64::INFINITY; 5];

@@ -2,7 +2,9 @@
 //! `cargo run --release -p cavs-recognizer --example timing`. The criterion bench is the
 //! reference measurement; this gives the best-case figures in a few seconds.
 
+use cavs_recognizer::multiscale::{FineDetector, PassSettings, detect_fine};
 use cavs_recognizer::nets::recognition;
+use cavs_recognizer::scan;
 use cavs_recognizer::{DecodeLimits, DetectorKind, Recognizer, RecognizerConfig, decode_file};
 use std::time::Instant;
 
@@ -35,6 +37,39 @@ fn main() {
             "analyze {path}: {:.1} ms",
             min_ms(3, || {
                 rec.analyze(&frame).unwrap();
+            })
+        );
+        println!(
+            "  level 0 (face-api pass): {:.1} ms",
+            min_ms(3, || {
+                rec.detect_with(&frame, DetectorKind::Ssd).unwrap();
+            })
+        );
+        let rgb = frame.to_rgb8();
+        let c = rec.config();
+        let plan = scan::plan(rgb.width(), rgb.height(), c.scan, &rec.scan_limits());
+        let settings = PassSettings {
+            min_confidence: c.min_confidence,
+            nms_iou: c.nms_iou,
+            max_faces: c.max_faces,
+        };
+        for level in &plan.fine {
+            println!(
+                "  level x{:.2} ({} window(s), {} heads): {:.1} ms",
+                level.scale,
+                level.windows.len(),
+                level.heads,
+                min_ms(3, || {
+                    detect_fine(FineDetector::Ssd(rec.nets().ssd), &rgb, level, &settings).unwrap();
+                })
+            );
+        }
+        let dets = rec.detect(&frame).unwrap();
+        println!(
+            "  landmarks + descriptors of {} faces: {:.1} ms",
+            dets.len(),
+            min_ms(3, || {
+                rec.embed_faces(&frame, &dets).unwrap();
             })
         );
     }

@@ -86,6 +86,11 @@ impl Depthwise {
     /// Runs on an NCHW tensor of `C` channels.
     pub fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>, RecognizerError> {
         let [n, c, h, w] = x.dims();
+        if n * h * w == 0 {
+            return Err(RecognizerError::Weights(format!(
+                "depthwise layer got an empty {n}x{c}x{h}x{w} input"
+            )));
+        }
         if c != self.channels {
             return Err(RecognizerError::Weights(format!(
                 "depthwise layer of {} channels got {c}",
@@ -95,14 +100,12 @@ impl Depthwise {
         let g = self.geometry(h, w)?;
         let device = x.device();
         let input = to_vec(x)?;
-        let mut out = vec![0f32; n * c * g.oh * g.ow];
-        if h * w > 0 && g.oh * g.ow > 0 {
-            self.run(&input, &mut out, g);
-        }
+        let mut out = Vec::with_capacity(n * c * g.oh * g.ow);
+        self.run(&input, &mut out, g);
         Ok(tensor(out, [n, c, g.oh, g.ow], &device))
     }
 
-    fn run(&self, input: &[f32], out: &mut [f32], g: Geometry) {
+    fn run(&self, input: &[f32], out: &mut Vec<f32>, g: Geometry) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2")
@@ -118,23 +121,34 @@ impl Depthwise {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn run_avx2(&self, input: &[f32], out: &mut [f32], g: Geometry) {
+    unsafe fn run_avx2(&self, input: &[f32], out: &mut Vec<f32>, g: Geometry) {
         self.planes(input, out, g);
     }
 
     #[inline(always)]
-    fn planes(&self, input: &[f32], out: &mut [f32], g: Geometry) {
+    fn planes(&self, input: &[f32], out: &mut Vec<f32>, g: Geometry) {
         let (k, c) = (self.kernel, self.channels);
-        // Even and odd columns of one input row (stride 2).
-        let mut split = vec![0f32; g.w + 1];
-        for (p, (src, dst)) in input
-            .chunks_exact(g.h * g.w)
-            .zip(out.chunks_exact_mut(g.oh * g.ow))
-            .enumerate()
-        {
+        // Stride 2: each input row split into its even then its odd columns, once per plane.
+        let mut split = if self.stride == 2 {
+            vec![0f32; g.h * g.w]
+        } else {
+            Vec::new()
+        };
+        let half = g.w.div_ceil(2);
+        // Each output row is built here in L1, then appended to `out` (no zero-fill).
+        let mut row = vec![0f32; g.ow];
+        for (p, src) in input.chunks_exact(g.h * g.w).enumerate() {
             let ch = p % c;
             let filter = &self.weight[ch * k * k..(ch + 1) * k * k];
-            for (oy, row) in dst.chunks_exact_mut(g.ow).enumerate() {
+            let rows = if self.stride == 2 {
+                for (irow, srow) in src.chunks_exact(g.w).zip(split.chunks_exact_mut(g.w)) {
+                    deinterleave(irow, srow, half);
+                }
+                &split[..]
+            } else {
+                src
+            };
+            for oy in 0..g.oh {
                 row.fill(self.bias[ch]);
                 for ky in 0..k {
                     let Some(iy) = (oy * self.stride + ky).checked_sub(g.top) else {
@@ -143,37 +157,37 @@ impl Depthwise {
                     if iy >= g.h {
                         continue;
                     }
-                    let irow = &src[iy * g.w..(iy + 1) * g.w];
+                    let irow = &rows[iy * g.w..(iy + 1) * g.w];
                     let taps = &filter[ky * k..(ky + 1) * k];
-                    if self.stride == 1 {
-                        for (kx, &wt) in taps.iter().enumerate() {
-                            sweep(row, irow, kx as isize - g.left as isize, wt);
-                        }
-                    } else {
-                        let half = g.w.div_ceil(2);
-                        let (even, odd) = split.split_at_mut(half);
-                        for (j, v) in irow.iter().enumerate() {
-                            if j % 2 == 0 {
-                                even[j / 2] = *v;
-                            } else {
-                                odd[j / 2] = *v;
-                            }
-                        }
-                        let odd = &odd[..g.w / 2];
-                        for (kx, &wt) in taps.iter().enumerate() {
+                    for (kx, &wt) in taps.iter().enumerate() {
+                        let d = kx as isize - g.left as isize;
+                        if self.stride == 1 {
+                            sweep(&mut row, irow, d, wt);
+                        } else if d.rem_euclid(2) == 0 {
                             // Input column 2·ox + d: even[ox + d/2] or odd[ox + (d-1)/2].
-                            let d = kx as isize - g.left as isize;
-                            if d.rem_euclid(2) == 0 {
-                                sweep(row, even, d.div_euclid(2), wt);
-                            } else {
-                                sweep(row, odd, (d - 1).div_euclid(2), wt);
-                            }
+                            sweep(&mut row, &irow[..half], d.div_euclid(2), wt);
+                        } else {
+                            sweep(&mut row, &irow[half..], (d - 1).div_euclid(2), wt);
                         }
                     }
                 }
-                activate(row, self.act);
+                activate(&mut row, self.act);
+                out.extend_from_slice(&row);
             }
         }
+    }
+}
+
+/// Writes the even columns of `row` then its odd columns into `out` (`half` = even count).
+#[inline(always)]
+fn deinterleave(row: &[f32], out: &mut [f32], half: usize) {
+    let (even, odd) = out.split_at_mut(half);
+    for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(row.chunks_exact(2)) {
+        *e = pair[0];
+        *o = pair[1];
+    }
+    if row.len() % 2 == 1 {
+        even[half - 1] = row[row.len() - 1];
     }
 }
 
@@ -295,5 +309,7 @@ mod tests {
         let dw = Depthwise::from_conv(&dw, Activation::Relu6).expect("dw");
         let x = tensor(values(3 * 16, 0.0), [1, 3, 4, 4], &device);
         assert!(dw.forward(x).is_err());
+        let empty = tensor(Vec::new(), [1, 2, 0, 4], &device);
+        assert!(dw.forward(empty).is_err());
     }
 }

@@ -1,17 +1,27 @@
-//! Convolutions whose bias and activation are applied in the same pass over the output.
+//! Regular convolutions as `gemm` calls with the bias and activation applied in the same pass.
 //!
 //! burn-flex runs a convolution as separate full passes over its output: a zero-fill of the
-//! new buffer, the convolution, the bias add and, for ReLU6, two clamps. On MobileNet's wide
-//! early maps (64-128 channels of 576×336 in a 1080p frame's fine level) those extra passes
-//! are memory-bound and cost as much as a fifth of the detector's time. Here a 1×1
-//! convolution is one `gemm` call (the crate flex itself uses) straight into the output
-//! buffer, followed by one bias + activation pass ([`super::depthwise`] does the same for
-//! depthwise layers).
+//! new buffer, the convolution, the bias add and, for ReLU6, two clamps; for a k×k kernel it
+//! also converts the input to NHWC and re-lays the weights out on every call. On MobileNet's
+//! wide early maps (64-128 channels of 576×336 in a 1080p frame's fine level) the extra
+//! passes are memory-bound and cost as much as a fifth of the detector's time.
+//!
+//! [`GemmConv`] computes `out[O, P] = W[O, C·k·k] · cols[C·k·k, P]` per image with the `gemm`
+//! crate (the one flex itself uses) straight into the output buffer, then adds the bias and
+//! applies the activation in one pass. A 1×1 stride-1 layer reads its NCHW input as `cols`
+//! directly; other kernels build `cols` (im2col) band by band of output positions, so the
+//! band stays in cache between being written and multiplied. [`super::depthwise`] does the
+//! same for depthwise layers.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
-use super::ops::{Conv, tensor, to_vec};
+use super::ops::{Conv, Padding, same_pad, tensor, to_vec};
 use crate::error::RecognizerError;
+
+/// Values of one im2col band (`C·k·k` rows × band positions): ~1 MiB, a core's L2.
+const BAND_VALUES: usize = 256 * 1024;
+/// The narrowest band, so that each `gemm` call stays efficient on deep layers.
+const MIN_BAND: usize = 256;
 
 /// The activation applied together with the bias.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,187 +54,218 @@ pub fn bias_act(values: &mut [f32], bias: &[f32], plane: usize, act: Activation)
     }
 }
 
-/// A 1×1, stride-1 convolution with bias and activation: one matrix product per image,
-/// `out[O, H·W] = W[O, C] · x[C, H·W]`, written into an uninitialised buffer.
+/// A regular (groups = 1) square convolution with bias and activation, run as `gemm`.
 #[derive(Debug, Clone)]
-pub struct Pointwise {
-    /// `[O, C]` row-major.
+pub struct GemmConv {
+    /// `[O, C·k·k]` row-major (OIHW flattened).
     weight: Vec<f32>,
     bias: Vec<f32>,
-    inputs: usize,
-    outputs: usize,
     act: Activation,
+    out_channels: usize,
+    in_channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: Padding,
 }
 
-impl Pointwise {
-    /// Takes the weights of a 1×1 stride-1 [`Conv`] (its bias, or zeros).
+/// Output geometry of one image.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+    positions: usize,
+    top: usize,
+    left: usize,
+}
+
+impl GemmConv {
+    /// Takes the weights, bias (or zeros), stride and padding of a regular [`Conv`].
     pub fn from_conv(conv: &Conv, act: Activation) -> Result<Self, RecognizerError> {
-        let [o, c, k, _] = conv.dims();
-        if k != 1 || conv.stride() != 1 || conv.groups() != 1 {
+        let [o, c, kh, kw] = conv.dims();
+        if conv.groups() != 1 || kh != kw {
             return Err(RecognizerError::Weights(format!(
-                "a pointwise layer needs a 1x1 stride-1 conv, got {k}x{k} stride {}",
-                conv.stride()
+                "a gemm conv needs a regular square kernel, got {kh}x{kw} in {} groups",
+                conv.groups()
             )));
         }
         Ok(Self {
             weight: conv.weight_values()?,
             bias: conv.bias_values()?.unwrap_or_else(|| vec![0.0; o]),
-            inputs: c,
-            outputs: o,
             act,
+            out_channels: o,
+            in_channels: c,
+            kernel: kh,
+            stride: conv.stride(),
+            padding: conv.padding(),
         })
     }
 
-    /// Runs on an NCHW tensor of `C` channels.
-    pub fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>, RecognizerError> {
-        let [n, c, h, w] = x.dims();
-        if c != self.inputs {
+    fn geometry(&self, h: usize, w: usize) -> Result<Geometry, RecognizerError> {
+        let (k, s) = (self.kernel, self.stride);
+        let ((top, bottom), (left, right)) = match self.padding {
+            Padding::Valid => ((0, 0), (0, 0)),
+            Padding::Explicit(p) => ((p, p), (p, p)),
+            Padding::Same => (same_pad(h, k, s), same_pad(w, k, s)),
+        };
+        if h + top + bottom < k || w + left + right < k {
             return Err(RecognizerError::Weights(format!(
-                "pointwise layer of {} inputs got {c} channels",
-                self.inputs
+                "{k}x{k} convolution on a {h}x{w} map"
             )));
         }
+        let oh = (h + top + bottom - k) / s + 1;
+        let ow = (w + left + right - k) / s + 1;
+        Ok(Geometry {
+            h,
+            w,
+            oh,
+            ow,
+            positions: oh * ow,
+            top,
+            left,
+        })
+    }
+
+    /// Runs on an NCHW tensor.
+    pub fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>, RecognizerError> {
+        let [n, c, h, w] = x.dims();
         let device = x.device();
         let input = to_vec(x)?;
-        let (hw, o) = (h * w, self.outputs);
-        let total = n * o * hw;
-        let mut out: Vec<f32> = Vec::with_capacity(total);
-        if hw > 0 {
-            for b in 0..n {
-                // SAFETY: `out` has capacity for `n·O·H·W` values and image `b` writes the
-                // `O × H·W` block at `b·O·H·W`; `input` holds `n·C·H·W` values and
-                // `weight` `O·C`, read with the row strides given. With `read_dst = false`
-                // gemm stores every destination element without reading it, so all
-                // `total` values are initialised before `set_len`.
-                unsafe {
-                    gemm::gemm(
-                        o,
-                        hw,
-                        c,
-                        out.as_mut_ptr().add(b * o * hw),
-                        1,
-                        hw as isize,
-                        false,
-                        self.weight.as_ptr(),
-                        1,
-                        c as isize,
-                        input.as_ptr().add(b * c * hw),
-                        1,
-                        hw as isize,
-                        0.0f32,
-                        1.0f32,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-            }
-            // SAFETY: every element was written above (n blocks of O·H·W).
-            unsafe { out.set_len(total) };
-        } else {
-            out.resize(total, 0.0);
+        self.forward_host(&input, [n, c, h, w], &device)
+    }
+
+    /// Runs on `n` CHW images held on the host (`input.len() = n·C·h·w`).
+    pub fn forward_host(
+        &self,
+        input: &[f32],
+        [n, c, h, w]: [usize; 4],
+        device: &Device,
+    ) -> Result<Tensor<4>, RecognizerError> {
+        if c != self.in_channels || input.len() != n * c * h * w || input.is_empty() {
+            return Err(RecognizerError::Weights(format!(
+                "convolution of {} input channels got {} values for {n}x{c}x{h}x{w}",
+                self.in_channels,
+                input.len()
+            )));
         }
-        bias_act(&mut out, &self.bias, hw, self.act);
-        Ok(tensor(out, [n, o, h, w], &device))
+        let g = self.geometry(h, w)?;
+        let (o, p) = (self.out_channels, g.positions);
+        let rows = c * self.kernel * self.kernel;
+        let mut out: Vec<f32> = Vec::with_capacity(n * o * p);
+        let direct = self.kernel == 1 && self.stride == 1 && g.top == 0 && g.left == 0;
+        let band = (BAND_VALUES / rows.max(1)).max(MIN_BAND).min(p.max(1));
+        let mut cols = if direct {
+            Vec::new()
+        } else {
+            vec![0f32; rows * band]
+        };
+        for (b, image) in input.chunks_exact(c * h * w).take(n).enumerate() {
+            let dst = out.spare_capacity_mut()[b * o * p..(b + 1) * o * p]
+                .as_mut_ptr()
+                .cast();
+            if direct {
+                // SAFETY: `dst` is this image's `O × P` block of `out`'s capacity; `image` is
+                // `C × P` (P = H·W) row-major and `weight` `O × C`.
+                unsafe { gemm_into(dst, p, &self.weight, image, (o, p, rows), p) };
+                continue;
+            }
+            for start in (0..p).step_by(band) {
+                let len = band.min(p - start);
+                let cols = &mut cols[..rows * len];
+                self.im2col(image, g, (start, len), cols, len);
+                // SAFETY: columns `start..start + len` of this image's `O × P` block (row
+                // stride P) lie inside `out`'s capacity; `cols` is `rows × len` row-major.
+                unsafe { gemm_into(dst.add(start), p, &self.weight, cols, (o, len, rows), len) };
+            }
+        }
+        // SAFETY: the loop above wrote every one of the `n·O·P` values: per image, either
+        // one product over all P positions or bands covering `0..P`.
+        unsafe { out.set_len(n * o * p) };
+        bias_act(&mut out, &self.bias, p, self.act);
+        Ok(tensor(out, [n, o, g.oh, g.ow], device))
+    }
+
+    /// Fills `cols` (`C·k·k` rows of `len` values, row `r` at `r·cols_rs`) with the input
+    /// values that output positions `start..start + len` of one image see, zero where they
+    /// fall in the padding.
+    fn im2col(
+        &self,
+        image: &[f32],
+        g: Geometry,
+        (start, len): (usize, usize),
+        cols: &mut [f32],
+        cols_rs: usize,
+    ) {
+        let (k, s) = (self.kernel, self.stride);
+        let rows = self.in_channels * k * k;
+        for r in 0..rows {
+            let row = &mut cols[r * cols_rs..r * cols_rs + len];
+            let (ch, ky, kx) = (r / (k * k), r / k % k, r % k);
+            let plane = &image[ch * g.h * g.w..(ch + 1) * g.h * g.w];
+            let mut pos = start;
+            while pos < start + len {
+                let (oy, ox0) = (pos / g.ow, pos % g.ow);
+                let run = (g.ow - ox0).min(start + len - pos);
+                let seg = &mut row[pos - start..pos - start + run];
+                match (oy * s + ky).checked_sub(g.top).filter(|iy| *iy < g.h) {
+                    None => seg.fill(0.0),
+                    Some(iy) => {
+                        let src = &plane[iy * g.w..(iy + 1) * g.w];
+                        for (j, v) in seg.iter_mut().enumerate() {
+                            let ix = ((ox0 + j) * s + kx).checked_sub(g.left);
+                            *v = ix.and_then(|ix| src.get(ix)).copied().unwrap_or(0.0);
+                        }
+                    }
+                }
+                pos += run;
+            }
+        }
+    }
+}
+
+/// `dst[O × n] (row stride dst_rs) = weight[O × K] · rhs[K × n] (row stride rhs_rs)`, with
+/// `(O, n, K)` given, overwriting `dst` without reading it.
+///
+/// # Safety
+/// `dst` must be valid for writes of `O` rows of `n` values at row stride `dst_rs`; `weight`
+/// must hold `O·K` and `rhs` `(K - 1)·rhs_rs + n` values.
+unsafe fn gemm_into(
+    dst: *mut f32,
+    dst_rs: usize,
+    weight: &[f32],
+    rhs: &[f32],
+    (o, n, k): (usize, usize, usize),
+    rhs_rs: usize,
+) {
+    debug_assert!(weight.len() >= o * k && (k == 0 || rhs.len() >= (k - 1) * rhs_rs + n));
+    // SAFETY: forwarded from the caller; with `read_dst = false` gemm stores every
+    // destination element without reading it.
+    unsafe {
+        gemm::gemm(
+            o,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            false,
+            weight.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            rhs_rs as isize,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::nets::ops::{ConvSpec, Padding, conv_from};
-    use crate::weights::{WeightMap, WeightTensor};
-    use burn::tensor::Device;
-
-    fn weights(filter: (&str, Vec<usize>, Vec<f32>)) -> WeightMap {
-        let mut m = WeightMap::default();
-        m.insert(
-            filter.0,
-            WeightTensor {
-                shape: filter.1,
-                values: filter.2,
-            },
-        );
-        m
-    }
-
-    fn values(n: usize, seed: f32) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i as f32 * 0.37 + seed).sin()) * 8.0)
-            .collect()
-    }
-
-    #[test]
-    fn bias_act_adds_the_channel_bias_then_clamps() {
-        let mut v = vec![-1.0, 2.0, 5.0, 9.0, -7.0, 0.5, 3.0, 1.0];
-        // Two images of two channels with planes of two values.
-        bias_act(&mut v, &[1.0, -1.0], 2, Activation::Relu6);
-        assert_eq!(v, vec![0.0, 3.0, 4.0, 6.0, 0.0, 1.5, 2.0, 0.0]);
-        let mut v = vec![-1.0, 2.0];
-        bias_act(&mut v, &[0.5], 2, Activation::Relu);
-        assert_eq!(v, vec![0.0, 2.5]);
-        let mut v = vec![-1.0, 2.0];
-        bias_act(&mut v, &[0.5], 2, Activation::Identity);
-        assert_eq!(v, vec![-0.5, 2.5]);
-    }
-
-    #[test]
-    fn pointwise_equals_flex_conv_with_bias_and_relu6() {
-        let device = Device::flex();
-        let (c, o, h, w) = (5, 7, 6, 9);
-        let m = weights(("pw", vec![1, 1, c, o], values(c * o, 0.3)));
-        let spec = |filter, depthwise, bias: Vec<f32>, stride| ConvSpec {
-            filter,
-            bias: Some(bias),
-            scale: None,
-            stride,
-            padding: Padding::Same,
-            depthwise,
-        };
-        let pw = conv_from(&m, spec("pw", false, values(o, 2.0), 1), &device).expect("pw");
-        let x = tensor(values(2 * c * h * w, 0.7), [2, c, h, w], &device);
-        let reference = to_vec(pw.forward(x.clone()).clamp_min(0.0).clamp_max(6.0)).expect("ref");
-        let fused = Pointwise::from_conv(&pw, Activation::Relu6).expect("fused");
-        let ours = to_vec(fused.forward(x.clone()).expect("forward")).expect("ours");
-        assert_eq!(ours.len(), reference.len());
-        assert!(
-            ours.iter()
-                .zip(&reference)
-                .all(|(a, b)| (a - b).abs() < 1e-4)
-        );
-        assert!(ours.contains(&6.0) && ours.contains(&0.0));
-    }
-
-    #[test]
-    fn pointwise_rejects_a_spatial_kernel_and_a_wrong_channel_count() {
-        let device = Device::flex();
-        let m = weights(("k3", vec![3, 3, 2, 4], values(72, 0.0)));
-        let spec = ConvSpec {
-            filter: "k3",
-            bias: None,
-            scale: None,
-            stride: 1,
-            padding: Padding::Same,
-            depthwise: false,
-        };
-        let conv = conv_from(&m, spec, &device).expect("conv");
-        assert!(Pointwise::from_conv(&conv, Activation::Relu).is_err());
-        let m = weights(("k1", vec![1, 1, 2, 4], values(8, 0.0)));
-        let spec = ConvSpec {
-            filter: "k1",
-            bias: None,
-            scale: None,
-            stride: 1,
-            padding: Padding::Same,
-            depthwise: false,
-        };
-        let pw = Pointwise::from_conv(
-            &conv_from(&m, spec, &device).expect("conv"),
-            Activation::Relu,
-        )
-        .expect("pw");
-        let x = tensor(values(3 * 16, 0.0), [1, 3, 4, 4], &device);
-        assert!(pw.forward(x).is_err());
-    }
-}
+#[path = "fused_tests.rs"]
+mod tests;

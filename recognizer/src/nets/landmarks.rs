@@ -6,7 +6,9 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
-use super::ops::{Conv, ConvSpec, InputConv, Padding, conv_from, tensor, to_vec, vec1};
+use super::depthwise::Depthwise;
+use super::fused::{Activation, GemmConv};
+use super::ops::{ConvSpec, Padding, conv_from, tensor, to_vec, vec1};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
 
@@ -15,33 +17,47 @@ pub const INPUT_SIZE: usize = 112;
 /// Multiply-adds per face (NETWORKS.md §9).
 pub const MACS: f64 = 51.57e6;
 
+/// One convolution of a dense block: plain (`dense0/conv0`) or depthwise-separable.
 #[derive(Debug, Clone)]
 enum Unit {
-    Plain(Box<Conv>),
-    Sep(Box<(Conv, Conv)>),
+    Plain(Box<GemmConv>),
+    Sep(Box<(Depthwise, GemmConv)>),
 }
 
 impl Unit {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>) -> Result<Tensor<4>, RecognizerError> {
         match self {
             Unit::Plain(c) => c.forward(x),
-            Unit::Sep(s) => s.1.forward(s.0.forward(x)),
+            Unit::Sep(s) => s.1.forward(s.0.forward(x)?),
         }
+    }
+}
+
+/// The first unit of each block is followed by a ReLU, applied with its bias.
+fn activation(unit: usize) -> Activation {
+    if unit == 0 {
+        Activation::Relu
+    } else {
+        Activation::Identity
     }
 }
 
 /// The landmark network.
 #[derive(Debug, Clone)]
 pub struct LandmarkNet {
-    /// `dense0/conv0` (3 → 32) as host im2col + matmul.
-    conv0: InputConv,
     blocks: Vec<Vec<Unit>>,
     fc_w: Tensor<2>,
     fc_b: Tensor<2>,
     device: Device,
 }
 
-fn sep(w: &WeightMap, p: &str, stride: usize, device: &Device) -> Result<Unit, RecognizerError> {
+fn sep(
+    w: &WeightMap,
+    p: &str,
+    stride: usize,
+    act: Activation,
+    device: &Device,
+) -> Result<Unit, RecognizerError> {
     let pwf = w.get(&format!("{p}/pointwise_filter"))?;
     let out = *pwf.shape.last().unwrap_or(&0);
     let dw = conv_from(
@@ -68,7 +84,10 @@ fn sep(w: &WeightMap, p: &str, stride: usize, device: &Device) -> Result<Unit, R
         },
         device,
     )?;
-    Ok(Unit::Sep(Box::new((dw, pw))))
+    Ok(Unit::Sep(Box::new((
+        Depthwise::from_conv(&dw, Activation::Identity)?,
+        GemmConv::from_conv(&pw, act)?,
+    ))))
 }
 
 impl LandmarkNet {
@@ -80,20 +99,23 @@ impl LandmarkNet {
             for c in 0..4 {
                 let p = format!("dense{b}/conv{c}");
                 let u = if b == 0 && c == 0 {
-                    Unit::Plain(Box::new(conv_from(
-                        w,
-                        ConvSpec {
-                            filter: &format!("{p}/filters"),
-                            bias: Some(vec1(w, &format!("{p}/bias"), 32)?),
-                            scale: None,
-                            stride: 2,
-                            padding: Padding::Same,
-                            depthwise: false,
-                        },
-                        device,
+                    Unit::Plain(Box::new(GemmConv::from_conv(
+                        &conv_from(
+                            w,
+                            ConvSpec {
+                                filter: &format!("{p}/filters"),
+                                bias: Some(vec1(w, &format!("{p}/bias"), 32)?),
+                                scale: None,
+                                stride: 2,
+                                padding: Padding::Same,
+                                depthwise: false,
+                            },
+                            device,
+                        )?,
+                        activation(c),
                     )?))
                 } else {
-                    sep(w, &p, if c == 0 { 2 } else { 1 }, device)?
+                    sep(w, &p, if c == 0 { 2 } else { 1 }, activation(c), device)?
                 };
                 units.push(u);
             }
@@ -101,12 +123,7 @@ impl LandmarkNet {
         }
         let fw = w.get_shaped("fc/weights", &[256, 136])?;
         let fb = vec1(w, "fc/bias", 136)?;
-        let conv0 = match blocks.first().and_then(|b| b.first()) {
-            Some(Unit::Plain(c)) => InputConv::from_conv(c)?,
-            _ => return Err(RecognizerError::Weights("dense0/conv0 missing".into())),
-        };
         Ok(Self {
-            conv0,
             blocks,
             fc_w: tensor(fw.values.clone(), [256, 136], device),
             fc_b: tensor(fb, [1, 136], device),
@@ -120,22 +137,16 @@ impl LandmarkNet {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let mut x: Option<Tensor<4>> = None;
+        let mut x = tensor(input, [n, 3, INPUT_SIZE, INPUT_SIZE], &self.device);
         for units in &self.blocks {
-            let o1 = relu(match x.take() {
-                None => self
-                    .conv0
-                    .forward(&input, n, INPUT_SIZE, INPUT_SIZE, &self.device)?,
-                Some(x) => units[0].forward(x),
-            });
-            let o2 = units[1].forward(o1.clone());
+            let o1 = units[0].forward(x)?;
+            let o2 = units[1].forward(o1.clone())?;
             let s12 = o1 + o2;
-            let o3 = units[2].forward(relu(s12.clone()));
+            let o3 = units[2].forward(relu(s12.clone()))?;
             let s123 = s12 + o3;
-            let o4 = units[3].forward(relu(s123.clone()));
-            x = Some(relu(s123 + o4));
+            let o4 = units[3].forward(relu(s123.clone()))?;
+            x = relu(s123 + o4);
         }
-        let x = x.ok_or_else(|| RecognizerError::Weights("landmark net has no blocks".into()))?;
         let pooled = avg_pool2d(x, AvgPoolOptions::new([7, 7]).with_stride([2, 2]));
         let [_, c, _, _] = pooled.dims();
         let y = pooled.reshape([n, c]).matmul(self.fc_w.clone()) + self.fc_b.clone();

@@ -6,31 +6,29 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
-use super::fused::Activation;
-use super::ops::{
-    AnyConv, Conv, ConvSpec, InputConv, Padding, conv_from, max_pool_valid, tensor, to_vec, vec1,
-};
+use super::fused::{Activation, GemmConv};
+use super::ops::{Conv, ConvSpec, Padding, conv_from, max_pool_valid, tensor, to_vec, vec1};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
 
 /// Input side of the recognition net.
 pub const INPUT_SIZE: usize = 150;
-/// Layers with this many output channels run as host im2col + matmul ([`AnyConv`]).
-const IM2COL_MIN_OUT: usize = 256;
 /// Multiply-adds per face (NETWORKS.md §9).
 pub const MACS: f64 = 270.85e6;
 
 #[derive(Debug, Clone)]
 struct Residual {
-    conv1: AnyConv,
-    conv2: AnyConv,
+    /// With its ReLU.
+    conv1: GemmConv,
+    /// Without activation: the ReLU follows the shortcut add.
+    conv2: GemmConv,
     down: bool,
 }
 
 /// The recognition network.
 #[derive(Debug, Clone)]
 pub struct RecognitionNet {
-    conv32_down: InputConv,
+    conv32_down: GemmConv,
     blocks: Vec<Residual>,
     fc: Tensor<2>,
     device: Device,
@@ -72,9 +70,10 @@ fn scaled_conv(
 impl RecognitionNet {
     /// Builds the net from its weights.
     pub fn new(w: &WeightMap, device: &Device) -> Result<Self, RecognizerError> {
-        let conv32_down =
-            InputConv::from_conv(&scaled_conv(w, "conv32_down", 2, Padding::Valid, device)?)?
-                .with_activation(Activation::Relu);
+        let conv32_down = GemmConv::from_conv(
+            &scaled_conv(w, "conv32_down", 2, Padding::Valid, device)?,
+            Activation::Relu,
+        )?;
         let names = [
             ("conv32_1", false),
             ("conv32_2", false),
@@ -99,13 +98,13 @@ impl RecognitionNet {
                 (1, Padding::Same)
             };
             blocks.push(Residual {
-                conv1: AnyConv::new(
-                    scaled_conv(w, &format!("{n}/conv1"), s, p, device)?,
-                    IM2COL_MIN_OUT,
+                conv1: GemmConv::from_conv(
+                    &scaled_conv(w, &format!("{n}/conv1"), s, p, device)?,
+                    Activation::Relu,
                 )?,
-                conv2: AnyConv::new(
-                    scaled_conv(w, &format!("{n}/conv2"), 1, Padding::Same, device)?,
-                    IM2COL_MIN_OUT,
+                conv2: GemmConv::from_conv(
+                    &scaled_conv(w, &format!("{n}/conv2"), 1, Padding::Same, device)?,
+                    Activation::Identity,
                 )?,
                 down,
             });
@@ -125,12 +124,12 @@ impl RecognitionNet {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let x = self
-            .conv32_down
-            .forward(&input, n, INPUT_SIZE, INPUT_SIZE, &self.device)?;
+        let x =
+            self.conv32_down
+                .forward_host(&input, [n, 3, INPUT_SIZE, INPUT_SIZE], &self.device)?;
         let mut x = max_pool_valid(x, 3, 2)?;
         for b in &self.blocks {
-            let y = relu(b.conv1.forward(x.clone())?);
+            let y = b.conv1.forward(x.clone())?;
             let mut y = b.conv2.forward(y)?;
             let shortcut = if b.down {
                 let mut p = avg_pool2d(x, AvgPoolOptions::new([2, 2]).with_stride([2, 2]));

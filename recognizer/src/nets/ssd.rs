@@ -1,10 +1,10 @@
 //! SSD MobileNet v1 face detector (512×512 input, 5118 anchors).
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 
 use super::depthwise::Depthwise;
-use super::fused::{Activation, Pointwise};
-use super::ops::{AnyConv, Conv, ConvSpec, InputConv, Padding, conv_from, to_vec, vec1};
+use super::fused::{Activation, GemmConv};
+use super::ops::{Conv, ConvSpec, Padding, conv_from, to_vec, vec1};
 use crate::error::RecognizerError;
 use crate::weights::WeightMap;
 
@@ -19,10 +19,11 @@ const BN_EPS: f32 = 0.001;
 /// The SSD network.
 #[derive(Debug, Clone)]
 pub struct SsdNet {
-    conv0: InputConv,
+    conv0: GemmConv,
     /// MobileNet's depthwise + pointwise pairs, each with its BN bias and ReLU6 fused.
-    blocks: Vec<(Depthwise, Pointwise)>,
-    extras: Vec<AnyConv>,
+    blocks: Vec<(Depthwise, GemmConv)>,
+    /// The extra feature layers, each with its ReLU6.
+    extras: Vec<GemmConv>,
     predictors: Vec<(Conv, Conv)>,
     /// Anchors (ymin, xmin, ymax, xmax), normalised to the padded square.
     pub anchors: Vec<[f32; 4]>,
@@ -77,17 +78,13 @@ fn head(w: &WeightMap, p: &str, device: &Device) -> Result<Conv, RecognizerError
     )
 }
 
-/// ReLU6 as two one-sided clamps: on flex this is ≈ 2× faster than `clamp(0, 6)`.
-fn relu6(x: Tensor<4>) -> Tensor<4> {
-    x.clamp_min(0.0).clamp_max(6.0)
-}
-
 impl SsdNet {
     /// Builds the net from its weights.
     pub fn new(w: &WeightMap, device: &Device) -> Result<Self, RecognizerError> {
-        let conv0 =
-            InputConv::from_conv(&pw_conv(w, "MobilenetV1/Conv2d_0_pointwise", 2, device)?)?
-                .with_activation(Activation::Relu6);
+        let conv0 = GemmConv::from_conv(
+            &pw_conv(w, "MobilenetV1/Conv2d_0_pointwise", 2, device)?,
+            Activation::Relu6,
+        )?;
         let mut blocks = Vec::new();
         for i in 1..=13 {
             let p = format!("MobilenetV1/Conv2d_{i}_depthwise");
@@ -128,20 +125,19 @@ impl SsdNet {
             let pw = pw_conv(w, &format!("MobilenetV1/Conv2d_{i}_pointwise"), 1, device)?;
             blocks.push((
                 Depthwise::from_conv(&dw, Activation::Relu6)?,
-                Pointwise::from_conv(&pw, Activation::Relu6)?,
+                GemmConv::from_conv(&pw, Activation::Relu6)?,
             ));
         }
         let mut extras = Vec::new();
         for i in 0..8 {
-            // The 3×3 stride-2 extras are wide layers on ≤ 16×16 maps: im2col + matmul.
-            extras.push(AnyConv::new(
-                pw_conv(
+            extras.push(GemmConv::from_conv(
+                &pw_conv(
                     w,
                     &format!("Prediction/Conv2d_{i}_pointwise"),
                     if i % 2 == 1 { 2 } else { 1 },
                     device,
                 )?,
-                128,
+                Activation::Relu6,
             )?);
         }
         let mut predictors = Vec::new();
@@ -236,7 +232,7 @@ impl SsdNet {
         w: usize,
         heads: usize,
     ) -> Result<(Vec<[f32; 4]>, Vec<[f32; 3]>, Vec<(usize, usize)>), RecognizerError> {
-        let mut x = self.conv0.forward(input, 1, h, w, &self.device)?;
+        let mut x = self.conv0.forward_host(input, [1, 3, h, w], &self.device)?;
         let mut feats = Vec::new();
         // Blocks 12 and 13 only feed the second head onwards.
         let blocks = if heads >= 2 { self.blocks.len() } else { 11 };
@@ -252,7 +248,7 @@ impl SsdNet {
         if heads > 2 {
             let mut y = x;
             for (i, c) in self.extras.iter().enumerate() {
-                y = relu6(c.forward(y)?);
+                y = c.forward(y)?;
                 if i % 2 == 1 {
                     feats.push(y.clone());
                 }
