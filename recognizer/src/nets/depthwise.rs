@@ -10,7 +10,7 @@
 
 use burn::tensor::Tensor;
 
-use super::fused::Activation;
+use super::fused::{Activation, with_scratch};
 use super::ops::{Conv, Padding, same_pad, tensor, to_vec};
 use crate::error::RecognizerError;
 
@@ -106,34 +106,33 @@ impl Depthwise {
     }
 
     fn run(&self, input: &[f32], out: &mut Vec<f32>, g: Geometry) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
+        // Stride 2: each input row split into its even then its odd columns, once per plane.
+        let split_len = if self.stride == 2 { g.h * g.w } else { 0 };
+        with_scratch(split_len, |split| {
+            #[cfg(target_arch = "x86_64")]
             {
-                // SAFETY: the CPU features the function is compiled for were just detected.
-                unsafe { self.run_avx2(input, out, g) };
-                return;
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU features the function is compiled for were just detected.
+                    unsafe { self.run_avx2(input, out, g, split) };
+                    return;
+                }
             }
-        }
-        self.planes(input, out, g);
+            self.planes(input, out, g, split);
+        });
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn run_avx2(&self, input: &[f32], out: &mut Vec<f32>, g: Geometry) {
-        self.planes(input, out, g);
+    unsafe fn run_avx2(&self, input: &[f32], out: &mut Vec<f32>, g: Geometry, split: &mut [f32]) {
+        self.planes(input, out, g, split);
     }
 
+    /// Appends every output plane to `out`; `split` holds one split plane (stride 2).
     #[inline(always)]
-    fn planes(&self, input: &[f32], out: &mut Vec<f32>, g: Geometry) {
+    fn planes(&self, input: &[f32], out: &mut Vec<f32>, g: Geometry, split: &mut [f32]) {
         let (k, c) = (self.kernel, self.channels);
-        // Stride 2: each input row split into its even then its odd columns, once per plane.
-        let mut split = if self.stride == 2 {
-            vec![0f32; g.h * g.w]
-        } else {
-            Vec::new()
-        };
         let half = g.w.div_ceil(2);
         // Each output row is built here in L1, then appended to `out` (no zero-fill).
         let mut row = vec![0f32; g.ow];
@@ -144,37 +143,111 @@ impl Depthwise {
                 for (irow, srow) in src.chunks_exact(g.w).zip(split.chunks_exact_mut(g.w)) {
                     deinterleave(irow, srow, half);
                 }
-                &split[..]
+                &*split
             } else {
                 src
             };
+            // Tap (iy, kx) as (source row, shift): output column o reads source[o + shift].
+            let tap = |iy: usize, kx: usize| -> (&[f32], isize) {
+                let irow = &rows[iy * g.w..(iy + 1) * g.w];
+                let d = kx as isize - g.left as isize;
+                if self.stride == 1 {
+                    (irow, d)
+                } else if d.rem_euclid(2) == 0 {
+                    // Input column 2·ox + d: even[ox + d/2] or odd[ox + (d-1)/2].
+                    (&irow[..half], d.div_euclid(2))
+                } else {
+                    (&irow[half..], (d - 1).div_euclid(2))
+                }
+            };
             for oy in 0..g.oh {
+                let input_rows = (0..k).filter_map(|ky| {
+                    let iy = (oy * self.stride + ky).checked_sub(g.top)?;
+                    (iy < g.h).then_some((ky, iy))
+                });
+                let mut taps: [(&[f32], isize, f32); 9] = [(&[], 0, 0.0); 9];
+                let mut count = 0;
                 row.fill(self.bias[ch]);
-                for ky in 0..k {
-                    let Some(iy) = (oy * self.stride + ky).checked_sub(g.top) else {
-                        continue;
-                    };
-                    if iy >= g.h {
-                        continue;
-                    }
-                    let irow = &rows[iy * g.w..(iy + 1) * g.w];
-                    let taps = &filter[ky * k..(ky + 1) * k];
-                    for (kx, &wt) in taps.iter().enumerate() {
-                        let d = kx as isize - g.left as isize;
-                        if self.stride == 1 {
-                            sweep(&mut row, irow, d, wt);
-                        } else if d.rem_euclid(2) == 0 {
-                            // Input column 2·ox + d: even[ox + d/2] or odd[ox + (d-1)/2].
-                            sweep(&mut row, &irow[..half], d.div_euclid(2), wt);
+                for (ky, iy) in input_rows {
+                    for kx in 0..k {
+                        let (src, shift) = tap(iy, kx);
+                        let wt = filter[ky * k + kx];
+                        if k == 3 {
+                            taps[count] = (src, shift, wt);
+                            count += 1;
                         } else {
-                            sweep(&mut row, &irow[half..], (d - 1).div_euclid(2), wt);
+                            sweep(&mut row, src, shift, wt);
                         }
+                    }
+                }
+                if count == 9 {
+                    row3x3(&mut row, &taps, self.bias[ch]);
+                } else {
+                    for &(src, shift, wt) in &taps[..count] {
+                        sweep(&mut row, src, shift, wt);
                     }
                 }
                 activate(&mut row, self.act);
                 out.extend_from_slice(&row);
             }
         }
+    }
+}
+
+/// One output row of a 3×3 filter with all three input rows present: the nine products
+/// accumulate in registers, eight columns at a time, and the row is stored once. Columns
+/// where a tap falls in the left/right padding are summed one by one.
+#[inline(always)]
+fn row3x3(row: &mut [f32], taps: &[(&[f32], isize, f32); 9], bias: f32) {
+    let width = row.len();
+    // Columns where every tap is inside its source row.
+    let lo = taps
+        .iter()
+        .map(|&(_, shift, _)| (-shift).max(0) as usize)
+        .max()
+        .unwrap_or(0)
+        .min(width);
+    let hi = taps
+        .iter()
+        .map(|&(src, shift, _)| (src.len() as isize - shift).clamp(0, width as isize) as usize)
+        .min()
+        .unwrap_or(0)
+        .max(lo);
+    let n = hi - lo;
+    let src: [&[f32]; 9] = std::array::from_fn(|t| {
+        let (s, shift, _) = taps[t];
+        let from = (lo as isize + shift) as usize;
+        &s[from..from + n]
+    });
+    let wt: [f32; 9] = std::array::from_fn(|t| taps[t].2);
+    let mut b = 0;
+    while b + 8 <= n {
+        let mut acc = [bias; 8];
+        for t in 0..9 {
+            let s = &src[t][b..b + 8];
+            for j in 0..8 {
+                acc[j] = s[j].mul_add(wt[t], acc[j]);
+            }
+        }
+        row[lo + b..lo + b + 8].copy_from_slice(&acc);
+        b += 8;
+    }
+    for i in b..n {
+        let mut a = bias;
+        for t in 0..9 {
+            a = src[t][i].mul_add(wt[t], a);
+        }
+        row[lo + i] = a;
+    }
+    for o in (0..lo).chain(hi..width) {
+        let mut a = bias;
+        for &(s, shift, w) in taps {
+            let ix = o as isize + shift;
+            if ix >= 0 && (ix as usize) < s.len() {
+                a = s[ix as usize].mul_add(w, a);
+            }
+        }
+        row[o] = a;
     }
 }
 
@@ -241,7 +314,7 @@ mod tests {
                 values: values(9 * c, 1.1),
             },
         );
-        for (h, w) in [(7, 9), (8, 6), (3, 3), (1, 5)] {
+        for (h, w) in [(7, 9), (8, 6), (3, 3), (1, 5), (6, 37), (5, 40)] {
             for stride in [1, 2] {
                 for padding in [Padding::Same, Padding::Valid, Padding::Explicit(1)] {
                     if padding == Padding::Valid && h.min(w) < 3 {

@@ -155,11 +155,30 @@ impl GemmConv {
         let mut out: Vec<f32> = Vec::with_capacity(n * o * p);
         let direct = self.kernel == 1 && self.stride == 1 && g.top == 0 && g.left == 0;
         let band = (BAND_VALUES / rows.max(1)).max(MIN_BAND).min(p.max(1));
-        let mut cols = if direct {
-            Vec::new()
-        } else {
-            vec![0f32; rows * band]
-        };
+        with_scratch(if direct { 0 } else { rows * band }, |cols| {
+            self.products(input, [n, c, h, w], g, (direct, band), cols, &mut out);
+        });
+        // SAFETY: `products` wrote every one of the `n·O·P` values: per image, either one
+        // product over all P positions or bands covering `0..P`.
+        unsafe { out.set_len(n * o * p) };
+        bias_act(&mut out, &self.bias, p, self.act);
+        Ok(tensor(out, [n, o, g.oh, g.ow], device))
+    }
+
+    /// Writes the `n` images' products into `out`'s capacity (`n·O·P` values), through
+    /// `cols` (`C·k·k × band` values) unless the layer reads its input `direct`ly.
+    fn products(
+        &self,
+        input: &[f32],
+        [n, c, h, w]: [usize; 4],
+        g: Geometry,
+        (direct, band): (bool, usize),
+        cols: &mut [f32],
+        out: &mut Vec<f32>,
+    ) {
+        let (o, p) = (self.out_channels, g.positions);
+        let rows = c * self.kernel * self.kernel;
+        assert!(out.capacity() >= n * o * p, "output buffer too small");
         for (b, image) in input.chunks_exact(c * h * w).take(n).enumerate() {
             let dst = out.spare_capacity_mut()[b * o * p..(b + 1) * o * p]
                 .as_mut_ptr()
@@ -179,11 +198,6 @@ impl GemmConv {
                 unsafe { gemm_into(dst.add(start), p, &self.weight, cols, (o, len, rows), len) };
             }
         }
-        // SAFETY: the loop above wrote every one of the `n·O·P` values: per image, either
-        // one product over all P positions or bands covering `0..P`.
-        unsafe { out.set_len(n * o * p) };
-        bias_act(&mut out, &self.bias, p, self.act);
-        Ok(tensor(out, [n, o, g.oh, g.ow], device))
     }
 
     /// Fills `cols` (`C·k·k` rows of `len` values, row `r` at `r·cols_rs`) with the input
@@ -210,16 +224,54 @@ impl GemmConv {
                 let seg = &mut row[pos - start..pos - start + run];
                 match (oy * s + ky).checked_sub(g.top).filter(|iy| *iy < g.h) {
                     None => seg.fill(0.0),
-                    Some(iy) => {
-                        let src = &plane[iy * g.w..(iy + 1) * g.w];
-                        for (j, v) in seg.iter_mut().enumerate() {
-                            let ix = ((ox0 + j) * s + kx).checked_sub(g.left);
-                            *v = ix.and_then(|ix| src.get(ix)).copied().unwrap_or(0.0);
-                        }
-                    }
+                    Some(iy) => gather(seg, &plane[iy * g.w..(iy + 1) * g.w], ox0, s, kx, g.left),
                 }
                 pos += run;
             }
+        }
+    }
+}
+
+thread_local! {
+    /// Per-thread scratch reused by every layer call (im2col bands, split rows), so the
+    /// buffers are neither zero-filled nor faulted in again on each call.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `len` scratch values of this thread (contents unspecified: `f` must write
+/// before it reads).
+pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        // A nested call (none today) gets a buffer of its own.
+        Err(_) => f(&mut vec![0f32; len]),
+    })
+}
+
+/// `seg[j] = src[(ox0 + j)·s + kx − left]`, zero where that column is outside `src`.
+#[inline(always)]
+fn gather(seg: &mut [f32], src: &[f32], ox0: usize, s: usize, kx: usize, left: usize) {
+    // Output columns whose input column is inside the row: ox·s + kx − left ∈ [0, len).
+    let first = left.saturating_sub(kx).div_ceil(s);
+    let end = (src.len() + left).saturating_sub(kx).div_ceil(s);
+    let lo = first.saturating_sub(ox0).min(seg.len());
+    let hi = end.saturating_sub(ox0).clamp(lo, seg.len());
+    seg[..lo].fill(0.0);
+    seg[hi..].fill(0.0);
+    if lo == hi {
+        return;
+    }
+    let from = (ox0 + lo) * s + kx - left;
+    if s == 1 {
+        seg[lo..hi].copy_from_slice(&src[from..from + (hi - lo)]);
+    } else {
+        for (v, x) in seg[lo..hi].iter_mut().zip(src[from..].iter().step_by(s)) {
+            *v = *x;
         }
     }
 }
