@@ -32,6 +32,7 @@ fn main() {
             auth: None,
             external_auth: None,
             dynamic_filters: true,
+            authorize: None,
         },
     };
     let config = rumqttd::Config {

@@ -86,6 +86,7 @@ async fn start_broker() -> u16 {
         auth: None,
         external_auth: None,
         dynamic_filters: true,
+        authorize: None,
     };
     connections.set_auth_handler(|_client: String, user: String, pass: String| async move {
         (user == DEVICE && pass == SECRET) || (user == WATCHER && pass == WATCHER_PASS)

@@ -62,8 +62,10 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
         .expect("admin");
 
     // An admin watches every device's status, like `mosquitto_sub -t 'cavs/v1/devices/+/status'`.
-    let (watcher, mut watcher_loop) =
-        rumqttc::AsyncClient::new(hub.mqtt_options("watcher-1", "watcher", "watcher-pass"), 16);
+    let (watcher, mut watcher_loop) = rumqttc::AsyncClient::new(
+        hub.mqtt_options("user:watcher:1", "watcher", "watcher-pass"),
+        16,
+    );
     watcher
         .subscribe("cavs/v1/devices/+/status", QoS::AtLeastOnce)
         .await
@@ -230,8 +232,10 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
     assert!(saw_offline, "watcher sees the retained offline last will");
 
     // A fresh subscriber gets the retained state at once.
-    let (late, mut late_loop) =
-        rumqttc::AsyncClient::new(hub.mqtt_options("watcher-2", "watcher", "watcher-pass"), 16);
+    let (late, mut late_loop) = rumqttc::AsyncClient::new(
+        hub.mqtt_options("user:watcher:2", "watcher", "watcher-pass"),
+        16,
+    );
     late.subscribe("cavs/v1/devices/+/status", QoS::AtLeastOnce)
         .await
         .expect("subscribe");

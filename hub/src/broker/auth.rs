@@ -1,8 +1,12 @@
 //! Who may connect: devices (username = client id = device id, password = device secret) and
-//! people (an active admin or teacher account, to watch status and event topics).
+//! people (an active admin or teacher account with a client id in its `user:{username}`
+//! namespace, to watch status and event topics). Each accepted identity is recorded in
+//! [`Identities`] for the topic ACL.
 
 use cavs_models::DeviceStatus;
 use cavs_models::store::{Store, verify_secret};
+
+use super::acl::{Identities, Identity, is_person_client_id, is_reserved_client_id};
 
 /// The broker's authentication handler. Runs the checks on the hub's runtime (the broker's
 /// listener threads have their own), so a slow check never stalls the broker.
@@ -10,25 +14,56 @@ use cavs_models::store::{Store, verify_secret};
 pub struct BrokerAuth {
     store: Store,
     runtime: tokio::runtime::Handle,
+    identities: Identities,
 }
 
 impl BrokerAuth {
     /// A handler checking against `store` on `runtime`.
     pub fn new(store: Store, runtime: tokio::runtime::Handle) -> Self {
-        BrokerAuth { store, runtime }
+        BrokerAuth {
+            store,
+            runtime,
+            identities: Identities::default(),
+        }
+    }
+
+    /// The identities this handler records, for the broker's authorization hook.
+    pub fn identities(&self) -> Identities {
+        self.identities.clone()
     }
 
     /// True when the client may connect.
     pub async fn check(&self, client_id: String, username: String, password: String) -> bool {
+        if is_reserved_client_id(&client_id) {
+            tracing::warn!(
+                client_id,
+                username,
+                "MQTT connect refused: client id reserved for the hub"
+            );
+            return false;
+        }
         let store = self.store.clone();
+        let name = username.clone();
         let task = self
             .runtime
             .spawn(async move { decide(&store, &client_id, &username, &password).await });
-        task.await.unwrap_or(false)
+        match task.await {
+            Ok(Some(identity)) => {
+                self.identities.insert(&name, identity);
+                true
+            }
+            _ => false,
+        }
     }
 }
 
-async fn decide(store: &Store, client_id: &str, username: &str, password: &str) -> bool {
+/// The identity of an accepted client, `None` when refused.
+async fn decide(
+    store: &Store,
+    client_id: &str,
+    username: &str,
+    password: &str,
+) -> Option<Identity> {
     match store.devices().credentials(username).await {
         Ok(Some(device)) => {
             let Some(hash) = device.secret_hash else {
@@ -36,7 +71,7 @@ async fn decide(store: &Store, client_id: &str, username: &str, password: &str) 
                     device_id = username,
                     "MQTT connect refused: no credentials issued"
                 );
-                return false;
+                return None;
             };
             if device.status != DeviceStatus::Active {
                 tracing::warn!(
@@ -44,7 +79,7 @@ async fn decide(store: &Store, client_id: &str, username: &str, password: &str) 
                     status = device.status.as_str(),
                     "MQTT connect refused: device not active"
                 );
-                return false;
+                return None;
             }
             if client_id != username {
                 tracing::warn!(
@@ -52,7 +87,7 @@ async fn decide(store: &Store, client_id: &str, username: &str, password: &str) 
                     client_id,
                     "MQTT connect refused: client id must equal the device id"
                 );
-                return false;
+                return None;
             }
             let password = password.to_owned();
             let ok = tokio::task::spawn_blocking(move || verify_secret(&hash, &password))
@@ -63,35 +98,48 @@ async fn decide(store: &Store, client_id: &str, username: &str, password: &str) 
                     device_id = username,
                     "MQTT connect refused: wrong device secret"
                 );
+                return None;
             }
-            ok
+            Some(Identity::Device {
+                classroom_id: device.classroom_id,
+            })
         }
-        Ok(None) => match store.users().verify_login(username, password).await {
-            Ok(Some(user)) => {
-                tracing::info!(
-                    username,
-                    role = user.role.as_str(),
-                    client_id,
-                    "MQTT watcher connected"
-                );
-                true
-            }
-            Ok(None) => {
+        Ok(None) => {
+            if !is_person_client_id(client_id, username) {
                 tracing::warn!(
                     username,
                     client_id,
-                    "MQTT connect refused: unknown device or user"
+                    "MQTT connect refused: a person's client id must be user:{{username}}[:suffix]"
                 );
-                false
+                return None;
             }
-            Err(error) => {
-                tracing::error!(%error, username, "MQTT auth: store error");
-                false
+            match store.users().verify_login(username, password).await {
+                Ok(Some(user)) => {
+                    tracing::info!(
+                        username,
+                        role = user.role.as_str(),
+                        client_id,
+                        "MQTT watcher connected"
+                    );
+                    Some(Identity::Person { role: user.role })
+                }
+                Ok(None) => {
+                    tracing::warn!(
+                        username,
+                        client_id,
+                        "MQTT connect refused: unknown device or user"
+                    );
+                    None
+                }
+                Err(error) => {
+                    tracing::error!(%error, username, "MQTT auth: store error");
+                    None
+                }
             }
-        },
+        }
         Err(error) => {
             tracing::error!(%error, device_id = username, "MQTT auth: store error");
-            false
+            None
         }
     }
 }

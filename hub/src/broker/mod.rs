@@ -2,6 +2,7 @@
 //! authentication, and the hub's own local links (the bridge that feeds the actors and the
 //! publisher for retained status, config and events).
 
+pub mod acl;
 mod auth;
 mod publisher;
 
@@ -30,7 +31,8 @@ const SEGMENT_BYTES: usize = 1024 * 1024;
 const SEGMENT_COUNT: usize = 4;
 
 /// rumqttd configuration for the hub: one MQTT 3.1.1 listener on `mqtt_addr`, no console,
-/// no metrics listener, payloads up to `mqtt_max_payload_bytes`, `auth` deciding who connects.
+/// no metrics listener, payloads up to `mqtt_max_payload_bytes`, `auth` deciding who connects
+/// and the topic ACL ([`acl`]) deciding what each client may publish and subscribe to.
 pub fn broker_config(settings: &HubSettings, auth: BrokerAuth) -> Config {
     let mut connections = ConnectionSettings {
         connection_timeout_ms: 10_000,
@@ -39,7 +41,12 @@ pub fn broker_config(settings: &HubSettings, auth: BrokerAuth) -> Config {
         auth: None,
         external_auth: None,
         dynamic_filters: true,
+        authorize: None,
     };
+    let identities = auth.identities();
+    connections.set_authorization_handler(move |client_id, username, action| {
+        identities.allows(client_id, username, action)
+    });
     connections.set_auth_handler(move |client_id, username, password| {
         let auth = auth.clone();
         async move { auth.check(client_id, username, password).await }

@@ -55,6 +55,10 @@ pub enum ProtocolError {
     },
 }
 
+/// MQTT client ids with this prefix are the hub's own broker links: no remote client may use
+/// one, so no device id may start with it.
+pub const RESERVED_CLIENT_PREFIX: &str = "cavs-hub";
+
 /// True when `id` is a valid device or classroom id: 1–64 characters of `[A-Za-z0-9_.-]`.
 ///
 /// Ids appear as MQTT topic segments, so wildcards (`+`, `#`) and `/` are excluded.

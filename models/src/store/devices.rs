@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::query::{self, Vars, de_record, page_bounds, run};
-use crate::protocol::{DeviceConfig, DeviceState, is_valid_id};
+use crate::protocol::{DeviceConfig, DeviceState, RESERVED_CLIENT_PREFIX, is_valid_id};
 use crate::{
     Actor, Device, DeviceCredentials, DeviceFields, DeviceStatus, NewAudit, Page, PageRequest,
 };
@@ -55,6 +55,12 @@ fn validate(fields: &DeviceFields) -> Result<(), StoreError> {
     if !is_valid_id(&fields.device_id) {
         return Err(StoreError::Invalid(format!(
             "device_id `{}` must be 1-64 of A-Z a-z 0-9 _ . -",
+            fields.device_id
+        )));
+    }
+    if fields.device_id.starts_with(RESERVED_CLIENT_PREFIX) {
+        return Err(StoreError::Invalid(format!(
+            "device_id `{}` must not start with `{RESERVED_CLIENT_PREFIX}` (reserved for the hub)",
             fields.device_id
         )));
     }

@@ -101,7 +101,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let last_event: Arc<Mutex<Option<Instant>>> = Arc::default();
     let (events, mut events_loop) = AsyncClient::new(
-        hub.mqtt_options("loadgen-events", "loadgen", "loadgen-pass"),
+        hub.mqtt_options("user:loadgen", "loadgen", "loadgen-pass"),
         1024,
     );
     events.subscribe(EVENTS_FILTER, QoS::AtMostOnce).await?;
