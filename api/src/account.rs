@@ -6,8 +6,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
+use std::time::Instant;
+
 use cavs_models::store::StoreError;
+use cavs_models::throttle::LoginGuard;
 use cavs_models::{Actor, NewAudit, NewUser, Role, User};
+use poem::web::RemoteAddr;
 
 use crate::ApiState;
 use crate::auth::BearerAuth;
@@ -125,11 +129,16 @@ enum Created {
 
 pub(crate) struct AccountApi {
     state: ApiState,
+    /// Failed sign-ins by username and by client address.
+    guard: LoginGuard,
 }
 
 impl AccountApi {
     pub(crate) fn new(state: ApiState) -> Self {
-        AccountApi { state }
+        AccountApi {
+            state,
+            guard: LoginGuard::default(),
+        }
     }
 
     /// Issues an access + refresh pair and remembers the refresh token.
@@ -163,16 +172,36 @@ impl AccountApi {
 impl AccountApi {
     /// Signs in: answers an access and a refresh token.
     #[oai(path = "/auth/login", method = "post")]
-    async fn login(&self, body: Json<LoginRequest>) -> ApiResult<Json<TokenPair>> {
-        let user = self
+    ///
+    /// After 5 failed sign-ins within 5 minutes for a username, or from one client address,
+    /// further attempts answer 429 with `Retry-After` (1 minute, doubling while attempts
+    /// continue, up to 15 minutes).
+    async fn login(
+        &self,
+        body: Json<LoginRequest>,
+        remote: &RemoteAddr,
+    ) -> ApiResult<Json<TokenPair>> {
+        let username = body.username.0.trim();
+        let address = remote.as_socket_addr().map(|a| a.ip().to_string());
+        let now = Instant::now();
+        self.guard
+            .check(username, address.as_deref(), now)
+            .map_err(ApiError::too_many_failures)?;
+        let verified = self
             .state
             .store
             .users()
-            .verify_login(body.username.0.trim(), &body.password.0)
-            .await?
-            .ok_or_else(|| {
-                ApiError::with_slug(401, "invalid-credentials", "wrong username or password")
-            })?;
+            .verify_login(username, &body.password.0)
+            .await?;
+        let Some(user) = verified else {
+            self.guard.failed(username, address.as_deref(), now);
+            return Err(ApiError::with_slug(
+                401,
+                "invalid-credentials",
+                "wrong username or password",
+            ));
+        };
+        self.guard.succeeded(username);
         let pair = self.pair_for(&user).await?;
         let audit = NewAudit {
             actor: Actor::User(user.id),

@@ -1,7 +1,7 @@
 //! Who is calling: people with a Bearer JWT (admins and teachers), devices with HTTP Basic
 //! credentials (device id + device secret). Both are OpenAPI security schemes.
 
-use cavs_models::store::verify_secret;
+use cavs_models::store::verify_secret_bounded;
 use cavs_models::{Actor, DeviceCredentials, DeviceStatus, Role, User};
 use poem::Request;
 use poem_openapi::SecurityScheme;
@@ -52,8 +52,25 @@ fn state_of(req: &Request) -> Result<&ApiState, ApiError> {
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
     let state = state_of(req)?;
+    Ok(principal_of(state, &bearer.token).await?)
+}
+
+/// Requires an active admin's access token in the request's `Authorization: Bearer` header:
+/// for endpoints served beside the OpenAPI routes (the hub's `/metrics` when it is not on a
+/// loopback listener).
+pub async fn require_admin_bearer(state: &ApiState, req: &Request) -> Result<(), ApiError> {
+    let token = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthorized("an admin access token is required"))?;
+    principal_of(state, token.trim()).await?.require_admin()
+}
+
+async fn principal_of(state: &ApiState, token: &str) -> Result<Principal, ApiError> {
     let claims = TokenService::new(&state.config)
-        .verify(&bearer.token, TokenType::Access)
+        .verify(token, TokenType::Access)
         .map_err(|e| match e {
             TokenError::Expired => {
                 ApiError::with_slug(401, "token-expired", "the access token has expired")
@@ -72,13 +89,16 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
                 401,
                 "token-invalid",
                 "the token's user no longer exists",
-            )
-            .into());
+            ));
         }
-        Err(other) => return Err(ApiError::from(other).into()),
+        Err(other) => return Err(ApiError::from(other)),
     };
     if !user.active {
-        return Err(ApiError::with_slug(401, "user-inactive", "this account is disabled").into());
+        return Err(ApiError::with_slug(
+            401,
+            "user-inactive",
+            "this account is disabled",
+        ));
     }
     Ok(Principal { user })
 }
@@ -101,10 +121,7 @@ async fn check_basic(req: &Request, basic: Basic) -> poem::Result<DeviceCredenti
     let Some(hash) = credentials.secret_hash.clone() else {
         return Err(refused().into());
     };
-    let password = basic.password;
-    let matches = tokio::task::spawn_blocking(move || verify_secret(&hash, &password))
-        .await
-        .unwrap_or(false);
+    let matches = verify_secret_bounded(hash, basic.password).await;
     if !matches {
         return Err(refused().into());
     }

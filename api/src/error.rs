@@ -63,6 +63,14 @@ pub enum ApiError {
     /// Well-formed but unacceptable (validation, wrong number of faces, corrupt image).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
+    /// Too many failed attempts: try again after the given number of seconds.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(
+        Json<Problem>,
+        /// Seconds to wait before the next attempt.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
     /// Unexpected server failure.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
@@ -83,6 +91,7 @@ fn title_of(status: u16) -> &'static str {
         413 => "Payload too large",
         415 => "Unsupported media type",
         422 => "Unprocessable content",
+        429 => "Too many requests",
         500 => "Internal server error",
         503 => "Service unavailable",
         _ => "Error",
@@ -101,6 +110,7 @@ fn slug_of(status: u16) -> &'static str {
         413 => "payload-too-large",
         415 => "unsupported-media-type",
         422 => "validation-error",
+        429 => "too-many-requests",
         503 => "unavailable",
         _ => "internal",
     }
@@ -132,6 +142,19 @@ impl ApiError {
             503 => ApiError::Unavailable(body),
             _ => ApiError::Internal(body),
         }
+    }
+
+    /// 429 `too-many-failures`, with `Retry-After` in whole seconds (at least 1).
+    pub fn too_many_failures(retry_after: std::time::Duration) -> Self {
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        ApiError::TooManyRequests(
+            Json(problem(
+                429,
+                "too-many-failures",
+                format!("too many failed sign-ins: try again in {} s", secs.max(1)),
+            )),
+            secs.max(1),
+        )
     }
 
     /// 400 `bad-request`.
@@ -178,6 +201,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(p)
             | ApiError::Unauthorized(p, _)
+            | ApiError::TooManyRequests(p, _)
             | ApiError::Forbidden(p)
             | ApiError::NotFound(p)
             | ApiError::Conflict(p)

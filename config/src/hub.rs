@@ -4,6 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use secrecy::SecretString;
+
+/// Shortest accepted `secret_key` (the HMAC key of every JWT): 256 bits.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
 use serde::Deserialize;
 
 use crate::{ConfigError, Settings, lenient};
@@ -210,6 +213,18 @@ impl Settings for HubSettings {
                 self.threshold_medium.to_string(),
                 "must not exceed threshold_high",
             ));
+        }
+        if let Some(key) = &self.secret_key {
+            use secrecy::ExposeSecret;
+            let len = key.expose_secret().len();
+            if len < MIN_SECRET_KEY_BYTES {
+                // The value itself is never echoed.
+                return Err(invalid(
+                    "secret_key",
+                    format!("({len} bytes)"),
+                    "must be at least 32 bytes (e.g. `openssl rand -hex 32`); leave it unset to have one generated in the data dir",
+                ));
+            }
         }
         let url = self.database_url();
         let known_scheme = ["surrealkv://", "mem://", "ws://", "wss://"]

@@ -68,14 +68,14 @@ fn file_then_dotenv_then_env_win_in_order() {
         &[
             ("DATABASE_URL", "mem://"),
             ("CAVS_DATABASE_URL", "ws://db:8000"),
-            ("SECRET_KEY", "k"),
+            ("SECRET_KEY", "k-0123456789abcdef0123456789abcdef"),
         ],
     ))
     .expect("loads");
     assert_eq!(s.database_url(), "ws://db:8000");
     assert_eq!(
         s.secret_key.as_ref().map(|k| k.expose_secret().to_owned()),
-        Some("k".into())
+        Some("k-0123456789abcdef0123456789abcdef".into())
     );
 }
 
@@ -110,6 +110,21 @@ fn bad_values_name_the_setting_and_value() {
         "{err}"
     );
 
+    // A short JWT key refuses start-up, naming the setting but never echoing the key.
+    let err = load::<HubSettings>(&sources(None, None, &[("CAVS_SECRET_KEY", "hunter2")]))
+        .expect_err("short key");
+    assert!(
+        matches!(
+            err,
+            ConfigError::Invalid {
+                setting: "secret_key",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+
     let err = load::<HubSettings>(&sources(
         Some(PathBuf::from("/nonexistent/hub.toml")),
         None,
@@ -124,7 +139,7 @@ fn secrets_never_show_in_debug() {
     let s: HubSettings = load(&sources(
         None,
         None,
-        &[("CAVS_SECRET_KEY", "hunter2-hunter2")],
+        &[("CAVS_SECRET_KEY", "hunter2-hunter2-hunter2-hunter2-hunter2")],
     ))
     .expect("loads");
     assert!(!format!("{s:?}").contains("hunter2"));

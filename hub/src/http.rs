@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use cavs_api::ApiState;
-use poem::Route;
+use poem::{IntoResponse, Route};
 
 use crate::pipeline::metrics::Metrics;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -29,13 +29,25 @@ pub(crate) async fn serve(
         .and_then(|a| a.as_socket_addr().copied())
         .unwrap_or(addr);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    // On a loopback listener only this machine can reach `/metrics` (the usual Prometheus
+    // set-up); on any other address it needs an admin's access token.
+    let protected = !bound.ip().is_loopback();
+    let metrics_state = state.clone();
     let app = Route::new()
         .at(
             "/metrics",
-            poem::get(poem::endpoint::make_sync(move |_| {
-                poem::Response::builder()
-                    .content_type("text/plain; version=0.0.4")
-                    .body(metrics.render())
+            poem::get(poem::endpoint::make(move |req: poem::Request| {
+                let (metrics, state) = (metrics.clone(), metrics_state.clone());
+                async move {
+                    if protected
+                        && let Err(error) = cavs_api::auth::require_admin_bearer(&state, &req).await
+                    {
+                        return error.into_response();
+                    }
+                    poem::Response::builder()
+                        .content_type("text/plain; version=0.0.4")
+                        .body(metrics.render())
+                }
             })),
         )
         .nest("/", cavs_api::app(state));

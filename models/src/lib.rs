@@ -8,5 +8,6 @@ pub mod domain;
 pub mod protocol;
 #[cfg(feature = "store")]
 pub mod store;
+pub mod throttle;
 
 pub use domain::*;

@@ -46,6 +46,89 @@ async fn wrong_password_is_401() {
 }
 
 #[tokio::test]
+async fn repeated_wrong_passwords_meet_429_with_retry_after_even_with_the_right_one() {
+    let env = Env::new().await;
+    let attempt = |password: &'static str| {
+        env.send(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({ "username": "teacher", "password": password })),
+        )
+    };
+    for _ in 0..5 {
+        attempt("wrong-guess")
+            .await
+            .assert_problem(401, "invalid-credentials");
+    }
+    // The 6th failure starts the lockout; from then on even the right password waits.
+    attempt("wrong-guess")
+        .await
+        .assert_problem(401, "invalid-credentials");
+    for password in ["wrong-guess", PASSWORD] {
+        let answer = attempt(password).await;
+        answer.assert_problem(429, "too-many-failures");
+        let retry: u64 = answer
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After seconds");
+        assert!((1..=900).contains(&retry), "Retry-After {retry}");
+    }
+    // Other accounts are not affected.
+    let pair = env.login("admin").await;
+    assert!(pair["access"].is_string());
+}
+
+#[tokio::test]
+async fn require_admin_bearer_accepts_only_an_admins_access_token() {
+    let env = Env::new().await;
+    let state = cavs_api::ApiState {
+        store: env.store.clone(),
+        pipeline: env.pipeline.clone(),
+        config: env.config.clone(),
+    };
+    let request = |token: Option<&str>| {
+        let mut builder = poem::Request::builder();
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        builder.finish()
+    };
+    let status = |r: Result<(), cavs_api::error::ApiError>| r.err().map(|e| e.problem().status);
+    let admin = env.login("admin").await;
+    let teacher = env.login("teacher").await;
+    assert_eq!(
+        status(cavs_api::auth::require_admin_bearer(&state, &request(None)).await),
+        Some(401)
+    );
+    assert_eq!(
+        status(cavs_api::auth::require_admin_bearer(&state, &request(Some("garbage"))).await),
+        Some(401)
+    );
+    assert_eq!(
+        status(
+            cavs_api::auth::require_admin_bearer(&state, &request(teacher["access"].as_str()))
+                .await
+        ),
+        Some(403)
+    );
+    assert_eq!(
+        status(
+            cavs_api::auth::require_admin_bearer(&state, &request(admin["refresh"].as_str())).await
+        ),
+        Some(401)
+    );
+    assert_eq!(
+        status(
+            cavs_api::auth::require_admin_bearer(&state, &request(admin["access"].as_str())).await
+        ),
+        None
+    );
+}
+
+#[tokio::test]
 async fn refresh_rotates_and_refuses_reuse() {
     let env = Env::new().await;
     let pair = env.login("admin").await;

@@ -3,8 +3,12 @@
 //! namespace, to watch status and event topics). Each accepted identity is recorded in
 //! [`Identities`] for the topic ACL.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use cavs_models::DeviceStatus;
-use cavs_models::store::{Store, verify_secret};
+use cavs_models::store::{Store, verify_secret_bounded};
+use cavs_models::throttle::LoginGuard;
 
 use super::acl::{Identities, Identity, is_person_client_id, is_reserved_client_id};
 
@@ -15,6 +19,8 @@ pub struct BrokerAuth {
     store: Store,
     runtime: tokio::runtime::Handle,
     identities: Identities,
+    /// Failed CONNECTs by username (rumqttd does not pass the client address to the handler).
+    guard: Arc<LoginGuard>,
 }
 
 impl BrokerAuth {
@@ -24,6 +30,7 @@ impl BrokerAuth {
             store,
             runtime,
             identities: Identities::default(),
+            guard: Arc::new(LoginGuard::default()),
         }
     }
 
@@ -42,6 +49,15 @@ impl BrokerAuth {
             );
             return false;
         }
+        if let Err(retry_after) = self.guard.check(&username, None, Instant::now()) {
+            tracing::warn!(
+                client_id,
+                username,
+                retry_after_secs = retry_after.as_secs(),
+                "MQTT connect refused: too many failed attempts"
+            );
+            return false;
+        }
         let store = self.store.clone();
         let name = username.clone();
         let task = self
@@ -49,10 +65,14 @@ impl BrokerAuth {
             .spawn(async move { decide(&store, &client_id, &username, &password).await });
         match task.await {
             Ok(Some(identity)) => {
+                self.guard.succeeded(&name);
                 self.identities.insert(&name, identity);
                 true
             }
-            _ => false,
+            _ => {
+                self.guard.failed(&name, None, Instant::now());
+                false
+            }
         }
     }
 }
@@ -89,10 +109,7 @@ async fn decide(
                 );
                 return None;
             }
-            let password = password.to_owned();
-            let ok = tokio::task::spawn_blocking(move || verify_secret(&hash, &password))
-                .await
-                .unwrap_or(false);
+            let ok = verify_secret_bounded(hash, password.to_owned()).await;
             if !ok {
                 tracing::warn!(
                     device_id = username,

@@ -27,7 +27,7 @@ pub use faces::FacesRepo;
 pub use schema::SCHEMA_VERSION;
 pub use students::StudentsRepo;
 pub use tokens::TokensRepo;
-pub use users::{UsersRepo, hash_secret, verify_secret};
+pub use users::{UsersRepo, hash_secret, verify_secret, verify_secret_bounded};
 
 use surrealdb::Surreal;
 use surrealdb::engine::any::Any;

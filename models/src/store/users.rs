@@ -34,6 +34,21 @@ pub fn verify_secret(hash: &str, secret: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// At most this many argon2 verifications run at once: each costs ~19 MiB and tens of ms of a
+/// core, so a burst of sign-ins queues here instead of taking every core and the memory.
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// [`verify_secret`] on tokio's blocking pool (never on an async worker), at most
+/// two at a time process-wide.
+pub async fn verify_secret_bounded(hash: String, secret: String) -> bool {
+    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || verify_secret(&hash, &secret))
+        .await
+        .unwrap_or(false)
+}
+
 const USER_FIELDS: &str = "id, username, role, active, created_at";
 
 #[derive(Deserialize)]
@@ -168,13 +183,10 @@ impl<'a> UsersRepo<'a> {
     ) -> Result<Option<User>, StoreError> {
         let Some((user, hash)) = self.auth_row(username).await? else {
             // Spend the same time as a real check so usernames cannot be probed by timing.
-            let _ = verify_secret(DUMMY_HASH, password);
+            let _ = verify_secret_bounded(DUMMY_HASH.to_owned(), password.to_owned()).await;
             return Ok(None);
         };
-        let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || verify_secret(&hash, &password))
-            .await
-            .unwrap_or(false);
+        let matches = verify_secret_bounded(hash, password.to_owned()).await;
         Ok((matches && user.active).then_some(user))
     }
 
