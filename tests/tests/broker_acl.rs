@@ -91,6 +91,21 @@ async fn collect(
     (publishes, subacks)
 }
 
+/// cam-1 (room-1) publishes one signed frame of Obama.
+async fn publish_obama_frame(camera: &AsyncClient) {
+    let jpeg = std::fs::read(faces_dir().join("obama/obama1.jpg")).expect("photo");
+    let (_, envelope) = signed_frame("cam-1", "room-1", SECRET, 1, &jpeg).expect("frame");
+    camera
+        .publish(
+            Topic::frames("room-1", "cam-1").to_string(),
+            QoS::AtLeastOnce,
+            false,
+            envelope,
+        )
+        .await
+        .expect("publish");
+}
+
 fn spawn_poll(mut event_loop: EventLoop) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -140,17 +155,7 @@ async fn people_cannot_take_the_hubs_or_a_cameras_client_id_and_frames_still_bec
     );
     assert!(connack(&mut event_loop).await);
 
-    let jpeg = std::fs::read(faces_dir().join("obama/obama1.jpg")).expect("photo");
-    let (_, envelope) = signed_frame("cam-1", "room-1", SECRET, 1, &jpeg).expect("frame");
-    camera
-        .publish(
-            Topic::frames("room-1", "cam-1").to_string(),
-            QoS::AtLeastOnce,
-            false,
-            envelope,
-        )
-        .await
-        .expect("publish");
+    publish_obama_frame(&camera).await;
     let until = Instant::now() + Duration::from_secs(60);
     let records = loop {
         let records = hub.records().await.expect("records");
@@ -220,17 +225,7 @@ async fn a_teacher_receives_no_frames_and_cannot_forge_retained_status() {
     // The camera publishes a frame: the teacher gets nothing of it.
     let (camera, camera_loop) = device_client(&hub, "cam-1", SECRET);
     let camera_task = spawn_poll(camera_loop);
-    let jpeg = std::fs::read(faces_dir().join("obama/obama1.jpg")).expect("photo");
-    let (_, envelope) = signed_frame("cam-1", "room-1", SECRET, 1, &jpeg).expect("frame");
-    camera
-        .publish(
-            Topic::frames("room-1", "cam-1").to_string(),
-            QoS::AtLeastOnce,
-            false,
-            envelope,
-        )
-        .await
-        .expect("publish");
+    publish_obama_frame(&camera).await;
     let (received, _) = collect(&mut teacher_loop, Duration::from_secs(3)).await;
     assert!(
         received

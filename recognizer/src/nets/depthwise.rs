@@ -11,7 +11,7 @@
 use burn::tensor::Tensor;
 
 use super::fused::{Activation, with_scratch};
-use super::ops::{Conv, Padding, same_pad, tensor, to_vec};
+use super::ops::{Conv, Padding, PlaneGeometry, tensor, to_vec};
 use crate::error::RecognizerError;
 
 /// A depthwise convolution (`groups = channels`, stride 1 or 2) with bias and activation.
@@ -27,16 +27,7 @@ pub struct Depthwise {
     act: Activation,
 }
 
-/// Output geometry of one plane.
-#[derive(Debug, Clone, Copy)]
-struct Geometry {
-    h: usize,
-    w: usize,
-    oh: usize,
-    ow: usize,
-    top: usize,
-    left: usize,
-}
+type Geometry = PlaneGeometry;
 
 impl Depthwise {
     /// Takes the weights, bias (or zeros) and padding of a depthwise [`Conv`].
@@ -62,25 +53,7 @@ impl Depthwise {
     }
 
     fn geometry(&self, h: usize, w: usize) -> Result<Geometry, RecognizerError> {
-        let (k, s) = (self.kernel, self.stride);
-        let ((top, bottom), (left, right)) = match self.padding {
-            Padding::Valid => ((0, 0), (0, 0)),
-            Padding::Explicit(p) => ((p, p), (p, p)),
-            Padding::Same => (same_pad(h, k, s), same_pad(w, k, s)),
-        };
-        if h + top + bottom < k || w + left + right < k {
-            return Err(RecognizerError::Weights(format!(
-                "depthwise {k}x{k} on a {h}x{w} map"
-            )));
-        }
-        Ok(Geometry {
-            h,
-            w,
-            oh: (h + top + bottom - k) / s + 1,
-            ow: (w + left + right - k) / s + 1,
-            top,
-            left,
-        })
+        PlaneGeometry::new((h, w), self.kernel, self.stride, self.padding)
     }
 
     /// Runs on an NCHW tensor of `C` channels.

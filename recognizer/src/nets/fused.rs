@@ -15,7 +15,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use super::ops::{Conv, Padding, same_pad, tensor, to_vec};
+use super::ops::{Conv, Padding, PlaneGeometry, tensor, to_vec};
 use crate::error::RecognizerError;
 
 /// Values of one im2col band (`C·k·k` rows × band positions): ~1 MiB, a core's L2.
@@ -68,17 +68,7 @@ pub struct GemmConv {
     padding: Padding,
 }
 
-/// Output geometry of one image.
-#[derive(Debug, Clone, Copy)]
-struct Geometry {
-    h: usize,
-    w: usize,
-    oh: usize,
-    ow: usize,
-    positions: usize,
-    top: usize,
-    left: usize,
-}
+type Geometry = PlaneGeometry;
 
 impl GemmConv {
     /// Takes the weights, bias (or zeros), stride and padding of a regular [`Conv`].
@@ -103,28 +93,7 @@ impl GemmConv {
     }
 
     fn geometry(&self, h: usize, w: usize) -> Result<Geometry, RecognizerError> {
-        let (k, s) = (self.kernel, self.stride);
-        let ((top, bottom), (left, right)) = match self.padding {
-            Padding::Valid => ((0, 0), (0, 0)),
-            Padding::Explicit(p) => ((p, p), (p, p)),
-            Padding::Same => (same_pad(h, k, s), same_pad(w, k, s)),
-        };
-        if h + top + bottom < k || w + left + right < k {
-            return Err(RecognizerError::Weights(format!(
-                "{k}x{k} convolution on a {h}x{w} map"
-            )));
-        }
-        let oh = (h + top + bottom - k) / s + 1;
-        let ow = (w + left + right - k) / s + 1;
-        Ok(Geometry {
-            h,
-            w,
-            oh,
-            ow,
-            positions: oh * ow,
-            top,
-            left,
-        })
+        PlaneGeometry::new((h, w), self.kernel, self.stride, self.padding)
     }
 
     /// Runs on an NCHW tensor.
@@ -150,7 +119,7 @@ impl GemmConv {
             )));
         }
         let g = self.geometry(h, w)?;
-        let (o, p) = (self.out_channels, g.positions);
+        let (o, p) = (self.out_channels, g.positions());
         let rows = c * self.kernel * self.kernel;
         let mut out: Vec<f32> = Vec::with_capacity(n * o * p);
         let direct = self.kernel == 1 && self.stride == 1 && g.top == 0 && g.left == 0;
@@ -176,7 +145,7 @@ impl GemmConv {
         cols: &mut [f32],
         out: &mut Vec<f32>,
     ) {
-        let (o, p) = (self.out_channels, g.positions);
+        let (o, p) = (self.out_channels, g.positions());
         let rows = c * self.kernel * self.kernel;
         assert!(out.capacity() >= n * o * p, "output buffer too small");
         for (b, image) in input.chunks_exact(c * h * w).take(n).enumerate() {

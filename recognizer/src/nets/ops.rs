@@ -25,6 +25,57 @@ pub fn same_pad(n: usize, k: usize, s: usize) -> (usize, usize) {
     (total / 2, total - total / 2)
 }
 
+/// Output size and leading padding of a k×k, stride-`s` convolution over one `h × w` plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaneGeometry {
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+    /// Padding rows above the input.
+    pub top: usize,
+    /// Padding columns left of the input.
+    pub left: usize,
+}
+
+impl PlaneGeometry {
+    /// The geometry, or an error when the padded map is smaller than the kernel.
+    pub fn new(
+        (h, w): (usize, usize),
+        k: usize,
+        s: usize,
+        padding: Padding,
+    ) -> Result<Self, RecognizerError> {
+        let ((top, bottom), (left, right)) = match padding {
+            Padding::Valid => ((0, 0), (0, 0)),
+            Padding::Explicit(p) => ((p, p), (p, p)),
+            Padding::Same => (same_pad(h, k, s), same_pad(w, k, s)),
+        };
+        if h + top + bottom < k || w + left + right < k || s == 0 {
+            return Err(RecognizerError::Weights(format!(
+                "{k}x{k} stride-{s} convolution on a {h}x{w} map"
+            )));
+        }
+        Ok(PlaneGeometry {
+            h,
+            w,
+            oh: (h + top + bottom - k) / s + 1,
+            ow: (w + left + right - k) / s + 1,
+            top,
+            left,
+        })
+    }
+
+    /// Output positions.
+    pub fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+}
+
 /// A 2-D convolution (regular or depthwise) with optional bias, weights in burn's OIHW layout.
 #[derive(Debug, Clone)]
 pub struct Conv {
