@@ -13,6 +13,10 @@ use tokio::sync::oneshot;
 
 use crate::{HTTP_GRACE, HubError};
 
+/// A connection with no bytes moving for this long is closed (idle keep-alives and clients
+/// that open connections and go silent, holding a slot each).
+const HTTP_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Binds `addr`, serves the API until the returned sender fires, and reports the bound address.
 pub(crate) async fn serve(
     addr: SocketAddr,
@@ -52,7 +56,7 @@ pub(crate) async fn serve(
         )
         .nest("/", cavs_api::app(state));
     let done = tokio::spawn(async move {
-        let server = poem::Server::new_with_acceptor(acceptor);
+        let server = poem::Server::new_with_acceptor(acceptor).idle_timeout(HTTP_IDLE_TIMEOUT);
         let result = server
             .run_with_graceful_shutdown(
                 app,
