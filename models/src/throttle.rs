@@ -85,27 +85,23 @@ impl Throttle {
             locked_until: None,
             lockout: limits.lockout,
         });
-        let locked = entry.locked_until.is_some_and(|until| until > now);
-        if !locked && entry.locked_until.is_none() && now - entry.first_failure > limits.window {
-            // Old failures expire; a key that was locked keeps its escalation until a success.
-            entry.failures = 0;
-            entry.first_failure = now;
-        }
-        entry.failures += 1;
-        if locked {
-            // Attempts during a lockout extend it, doubling.
-            entry.lockout = (entry.lockout * 2).min(limits.max_lockout);
-            entry.locked_until = Some(now + entry.lockout);
-            return Some(entry.lockout);
-        }
-        if entry.failures > limits.max_failures || entry.locked_until.is_some() {
-            if entry.locked_until.is_some() {
-                entry.lockout = (entry.lockout * 2).min(limits.max_lockout);
+        match entry.locked_until {
+            // Locked before (now or earlier): every further failure doubles the lockout; the
+            // escalation is only forgotten on a success.
+            Some(_) => entry.lockout = (entry.lockout * 2).min(limits.max_lockout),
+            None => {
+                if now - entry.first_failure > limits.window {
+                    entry.failures = 0;
+                    entry.first_failure = now;
+                }
+                entry.failures += 1;
+                if entry.failures <= limits.max_failures {
+                    return None;
+                }
             }
-            entry.locked_until = Some(now + entry.lockout);
-            return Some(entry.lockout);
         }
-        None
+        entry.locked_until = Some(now + entry.lockout);
+        Some(entry.lockout)
     }
 
     /// Clears `key` after a successful attempt.

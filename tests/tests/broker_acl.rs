@@ -91,6 +91,20 @@ async fn collect(
     (publishes, subacks)
 }
 
+/// `client` publishes a retained status `state` on `device`'s status topic.
+async fn publish_retained_status(client: &AsyncClient, device: &str, state: DeviceState) {
+    let payload = serde_json::to_vec(&StatusPayload::now(state)).expect("json");
+    client
+        .publish(
+            Topic::status(device).to_string(),
+            QoS::AtLeastOnce,
+            true,
+            payload,
+        )
+        .await
+        .expect("publish");
+}
+
 /// cam-1 (room-1) publishes one signed frame of Obama.
 async fn publish_obama_frame(camera: &AsyncClient) {
     let jpeg = std::fs::read(faces_dir().join("obama/obama1.jpg")).expect("photo");
@@ -202,16 +216,7 @@ async fn a_teacher_receives_no_frames_and_cannot_forge_retained_status() {
         .await
         .expect("subscribe");
     // A forged retained "online" for cam-2 (which is not connected).
-    let forged = serde_json::to_vec(&StatusPayload::now(DeviceState::Online)).expect("json");
-    teacher
-        .publish(
-            Topic::status("cam-2").to_string(),
-            QoS::AtLeastOnce,
-            true,
-            forged,
-        )
-        .await
-        .expect("publish");
+    publish_retained_status(&teacher, "cam-2", DeviceState::Online).await;
     let (_, subacks) = collect(&mut teacher_loop, Duration::from_secs(2)).await;
     assert_eq!(subacks.len(), 4, "{subacks:?}");
     for codes in &subacks[..3] {
@@ -278,16 +283,7 @@ async fn a_device_stays_on_its_own_topics() {
         .subscribe(Topic::config("cam-1").to_string(), QoS::AtMostOnce)
         .await
         .expect("sub");
-    let offline = serde_json::to_vec(&StatusPayload::now(DeviceState::Offline)).expect("json");
-    camera
-        .publish(
-            Topic::status("cam-2").to_string(),
-            QoS::AtLeastOnce,
-            true,
-            offline,
-        )
-        .await
-        .expect("publish");
+    publish_retained_status(&camera, "cam-2", DeviceState::Offline).await;
     let (received, subacks) = collect(&mut camera_loop, Duration::from_secs(2)).await;
     assert_eq!(subacks.len(), 3, "{subacks:?}");
     assert_eq!(subacks[0], vec![SubscribeReasonCode::Failure]);
