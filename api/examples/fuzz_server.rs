@@ -26,6 +26,9 @@ impl Pipeline for StubPipeline {
     async fn gallery_changed(&self) {}
 
     async fn device_changed(&self, _device_id: &str, _device: Option<&Device>) {}
+
+    /// No broker in this server: no sessions to end.
+    async fn account_changed(&self, _username: &str) {}
 }
 
 #[tokio::main]
@@ -42,6 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 username,
                 password,
                 role: Role::Admin,
+                classrooms: vec![],
             },
             &Actor::System,
         )

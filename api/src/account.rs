@@ -8,13 +8,13 @@ use uuid::Uuid;
 
 use std::time::Instant;
 
-use cavs_models::store::StoreError;
+use cavs_models::store::{StoreError, TokenUse};
 use cavs_models::throttle::LoginGuard;
 use cavs_models::{Actor, NewAudit, NewUser, Role, User};
 use poem::web::RemoteAddr;
 
 use crate::ApiState;
-use crate::auth::BearerAuth;
+use crate::auth::{BearerAuth, issued_before_password_change};
 use crate::error::{ApiError, ApiResult};
 use crate::jwt::{TokenError, TokenService, TokenType};
 use crate::tags::ApiTags;
@@ -91,6 +91,10 @@ pub struct RegisterRequest {
     pub password: Text,
     /// Role.
     pub role: RoleName,
+    /// Classrooms a teacher may see and review (ids as the devices name them); ignored for
+    /// admins, who see every classroom.
+    #[oai(default, validator(max_items = 256))]
+    pub classrooms: Vec<Text>,
 }
 
 /// A user account.
@@ -104,6 +108,8 @@ pub struct UserOut {
     pub role: RoleName,
     /// Inactive users cannot sign in.
     pub active: bool,
+    /// Classrooms a teacher is bound to (admins see every classroom).
+    pub classrooms: Vec<String>,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
 }
@@ -115,9 +121,21 @@ impl From<User> for UserOut {
             username: user.username,
             role: user.role.into(),
             active: user.active,
+            classrooms: user.classrooms,
             created_at: user.created_at,
         }
     }
+}
+
+/// A change of one's own password.
+#[derive(Debug, Object)]
+pub struct PasswordChange {
+    /// The current password.
+    #[oai(validator(min_length = 1, max_length = 1024))]
+    pub old_password: Text,
+    /// The new password, at least 8 characters.
+    #[oai(validator(min_length = 8, max_length = 1024))]
+    pub new_password: Text,
 }
 
 #[derive(ApiResponse)]
@@ -141,8 +159,9 @@ impl AccountApi {
         }
     }
 
-    /// Issues an access + refresh pair and remembers the refresh token.
-    async fn pair_for(&self, user: &User) -> ApiResult<TokenPair> {
+    /// Issues an access + refresh pair and remembers the refresh token as the next of
+    /// rotation chain `family`.
+    async fn pair_for(&self, user: &User, family: Uuid) -> ApiResult<TokenPair> {
         let tokens = TokenService::new(&self.state.config);
         let (access, access_claims) = tokens
             .issue(user, TokenType::Access)
@@ -157,7 +176,7 @@ impl AccountApi {
         self.state
             .store
             .tokens()
-            .issue(refresh_claims.jti, user.id, expires_at)
+            .issue(refresh_claims.jti, user.id, family, expires_at)
             .await?;
         Ok(TokenPair {
             access,
@@ -202,7 +221,7 @@ impl AccountApi {
             ));
         };
         self.guard.succeeded(username);
-        let pair = self.pair_for(&user).await?;
+        let pair = self.pair_for(&user, Uuid::new_v4()).await?;
         let audit = NewAudit {
             actor: Actor::User(user.id),
             action: "login".into(),
@@ -228,31 +247,43 @@ impl AccountApi {
                 }
                 other => ApiError::with_slug(401, "token-invalid", other.to_string()),
             })?;
-        let user_id = self
-            .state
-            .store
-            .tokens()
-            .consume(claims.jti)
-            .await?
-            .ok_or_else(|| {
-                ApiError::with_slug(
+        let (user_id, family) = match self.state.store.tokens().consume(claims.jti).await? {
+            TokenUse::Fresh { user_id, family } => (user_id, family),
+            TokenUse::Reused { user_id } => {
+                tracing::warn!(user = %user_id, "spent refresh token presented again: its chain is revoked");
+                return Err(ApiError::with_slug(
                     401,
                     "token-reused",
-                    "this refresh token was already used or revoked",
-                )
-            })?;
+                    "this refresh token was already used; every token issued from it is revoked, sign in again",
+                ));
+            }
+            TokenUse::Revoked => {
+                return Err(ApiError::with_slug(
+                    401,
+                    "token-revoked",
+                    "this refresh token was revoked; sign in again",
+                ));
+            }
+            TokenUse::Unknown => {
+                return Err(ApiError::with_slug(
+                    401,
+                    "token-invalid",
+                    "this refresh token is unknown, expired or revoked",
+                ));
+            }
+        };
         let user = match self.state.store.users().get(user_id).await {
-            Ok(user) if user.active => user,
+            Ok(user) if user.active && !issued_before_password_change(&user, claims.iat) => user,
             Ok(_) | Err(StoreError::NotFound { .. }) => {
                 return Err(ApiError::with_slug(
                     401,
                     "user-inactive",
-                    "this account is disabled or deleted",
+                    "this account is disabled or deleted, or its password was changed",
                 ));
             }
             Err(other) => return Err(other.into()),
         };
-        Ok(Json(self.pair_for(&user).await?))
+        Ok(Json(self.pair_for(&user, family).await?))
     }
 
     /// Creates a teacher or admin account (admin only).
@@ -269,6 +300,7 @@ impl AccountApi {
                     username: body.username.0,
                     password: body.password.0,
                     role: body.role.into(),
+                    classrooms: body.classrooms.into_iter().map(Text::into_inner).collect(),
                 },
                 &auth.0.actor(),
             )
@@ -281,5 +313,43 @@ impl AccountApi {
     #[oai(path = "/auth/me", method = "get")]
     async fn me(&self, auth: BearerAuth) -> ApiResult<Json<UserOut>> {
         Ok(Json(auth.0.user.into()))
+    }
+
+    /// Changes one's own password (the current one is required). Every refresh token and
+    /// every access token issued before is revoked and MQTT sessions end; the answer is a
+    /// fresh token pair for this client.
+    #[oai(path = "/auth/password", method = "post")]
+    async fn change_password(
+        &self,
+        auth: BearerAuth,
+        body: Json<PasswordChange>,
+        remote: &RemoteAddr,
+    ) -> ApiResult<Json<TokenPair>> {
+        let user = auth.0.user;
+        let users = self.state.store.users();
+        // Wrong current passwords count as failed sign-ins: a stolen access token must not
+        // become a way to guess the password.
+        let address = remote.as_socket_addr().map(|a| a.ip().to_string());
+        let now = Instant::now();
+        self.guard
+            .check(&user.username, address.as_deref(), now)
+            .map_err(ApiError::too_many_failures)?;
+        if !users
+            .password_matches(user.id, &body.old_password.0)
+            .await?
+        {
+            self.guard.failed(&user.username, address.as_deref(), now);
+            return Err(ApiError::with_slug(
+                403,
+                "wrong-password",
+                "the current password is wrong",
+            ));
+        }
+        let user = users
+            .set_password(user.id, &body.new_password.0, &Actor::User(user.id))
+            .await?;
+        self.state.pipeline.account_changed(&user.username).await;
+        tracing::info!(user = %user.username, "password changed");
+        Ok(Json(self.pair_for(&user, Uuid::new_v4()).await?))
     }
 }

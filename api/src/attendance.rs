@@ -181,6 +181,14 @@ impl AttendanceApi {
         Uuid::parse_str(id)
             .map_err(|_| ApiError::not_found(format!("attendance record {id} not found")))
     }
+
+    /// The record, if it exists and is of a classroom the caller may see (404 otherwise).
+    async fn visible(&self, auth: &BearerAuth, id: Uuid) -> ApiResult<AttendanceRecord> {
+        let record = self.state.store.attendance().get(id).await?;
+        auth.0
+            .require_classroom(&record.classroom_id, &format!("attendance record {id}"))?;
+        Ok(record)
+    }
 }
 
 #[OpenApi(tag = "ApiTags::Attendance")]
@@ -211,6 +219,7 @@ impl AttendanceApi {
         let filter = AttendanceFilter {
             classroom_id: classroom_id.0,
             review_status: Some(ReviewStatus::Pending),
+            scope: auth.0.scope(),
             ..AttendanceFilter::default()
         };
         let paging = Paging::new(page.0, page_size.0, limit.0, offset.0);
@@ -279,6 +288,7 @@ impl AttendanceApi {
             review_status: status.0.map(Into::into),
             from,
             to,
+            scope: auth.0.scope(),
         };
         let paging = Paging::new(page.0, page_size.0, limit.0, offset.0);
         Ok(Json(self.list_with(filter, paging).await?))
@@ -294,9 +304,7 @@ impl AttendanceApi {
     ) -> ApiResult<Json<AttendanceOut>> {
         auth.0.require_staff()?;
         let id = Self::parse_id(&id.0)?;
-        Ok(Json(record_out(
-            self.state.store.attendance().get(id).await?,
-        )))
+        Ok(Json(record_out(self.visible(&auth, id).await?)))
     }
 
     /// Approves or rejects a record, optionally reassigning it to another student; stamps
@@ -311,6 +319,7 @@ impl AttendanceApi {
     ) -> ApiResult<Json<AttendanceOut>> {
         auth.0.require_staff()?;
         let id = Self::parse_id(&id.0)?;
+        self.visible(&auth, id).await?;
         let body = body.0;
         let student_id = match body.student_id.as_ref().map(|t| t.0.as_str()) {
             None => None,
@@ -383,7 +392,7 @@ impl AttendanceApi {
     ) -> ApiResult<ImageResponse> {
         auth.0.require_staff()?;
         let id = Self::parse_id(&id.0)?;
-        let record = self.state.store.attendance().get(id).await?;
+        let record = self.visible(&auth, id).await?;
         let missing = || ApiError::not_found(format!("attendance record {id} has no image"));
         let path = record
             .captured_image_path

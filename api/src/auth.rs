@@ -2,7 +2,7 @@
 //! credentials (device id + device secret). Both are OpenAPI security schemes.
 
 use cavs_models::store::verify_secret_bounded;
-use cavs_models::{Actor, DeviceCredentials, DeviceStatus, Role, User};
+use cavs_models::{Actor, ClassroomScope, DeviceCredentials, DeviceStatus, Role, User};
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{Basic, Bearer};
@@ -37,6 +37,22 @@ impl Principal {
     /// Admins and teachers (every signed-in user) may.
     pub fn require_staff(&self) -> Result<(), ApiError> {
         Ok(())
+    }
+
+    /// The classrooms this user may see: every one for admins, their own for teachers.
+    pub fn scope(&self) -> ClassroomScope {
+        self.user.scope()
+    }
+
+    /// Fails with 404 (`what` not found, as if it did not exist) unless `classroom_id` is
+    /// within the user's classrooms: a teacher cannot even learn that another classroom's
+    /// record or device exists.
+    pub fn require_classroom(&self, classroom_id: &str, what: &str) -> Result<(), ApiError> {
+        if self.scope().allows(classroom_id) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!("{what} not found")))
+        }
     }
 }
 
@@ -100,7 +116,22 @@ async fn principal_of(state: &ApiState, token: &str) -> Result<Principal, ApiErr
             "this account is disabled",
         ));
     }
+    if issued_before_password_change(&user, claims.iat) {
+        return Err(ApiError::with_slug(
+            401,
+            "token-revoked",
+            "the password was changed after this token was issued; sign in again",
+        ));
+    }
     Ok(Principal { user })
+}
+
+/// True when a token issued at `iat` (seconds) predates the user's last password change.
+/// Tokens of the same second as the change stay valid: the pair issued with the change itself
+/// must work.
+pub fn issued_before_password_change(user: &User, iat: i64) -> bool {
+    user.credentials_changed_at
+        .is_some_and(|changed| iat < changed.timestamp())
 }
 
 /// A camera authenticated with HTTP Basic: username = device id, password = device secret.

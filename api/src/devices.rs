@@ -249,8 +249,9 @@ impl DevicesApi {
         let store = &self.state.store;
         let classroom = classroom_id.0;
         let classroom = classroom.as_deref();
+        let scope = &auth.0.scope();
         let page = Paging::new(page.0, page_size.0, limit.0, offset.0)
-            .fetch(|p| async move { store.devices().list(classroom, &p).await })
+            .fetch(|p| async move { store.devices().list(classroom, scope, &p).await })
             .await?;
         Ok(Json(DevicePage::from_page(page, DeviceOut::from)))
     }
@@ -282,7 +283,13 @@ impl DevicesApi {
         id: Path<String>,
     ) -> ApiResult<Json<DeviceOut>> {
         auth.0.require_staff()?;
-        Ok(Json(self.find(&id.0).await?.into()))
+        let device = self.find(&id.0).await?;
+        let what = match Uuid::parse_str(&id.0) {
+            Ok(uuid) => format!("device {uuid}"),
+            Err(_) => format!("device `{}`", id.0),
+        };
+        auth.0.require_classroom(&device.classroom_id, &what)?;
+        Ok(Json(device.into()))
     }
 
     /// Replaces a device's fields (admin); the new config is published on its retained config

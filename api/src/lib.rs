@@ -27,6 +27,7 @@ mod students;
 mod tags;
 pub mod text;
 mod timeparam;
+mod users;
 
 pub use config::ApiConfig;
 pub use pipeline::{
@@ -58,6 +59,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 type Apis = (
     health::HealthApi,
     account::AccountApi,
+    users::UsersApi,
     students::StudentsApi,
     attendance::AttendanceApi,
     devices::DevicesApi,
@@ -69,6 +71,7 @@ fn service(state: &ApiState) -> OpenApiService<Apis, ()> {
     let apis = (
         health::HealthApi::new(state.clone()),
         account::AccountApi::new(state.clone()),
+        users::UsersApi::new(state.clone()),
         students::StudentsApi::new(state.clone()),
         attendance::AttendanceApi::new(state.clone()),
         devices::DevicesApi::new(state.clone()),

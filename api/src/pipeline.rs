@@ -88,4 +88,8 @@ pub trait Pipeline: Send + Sync + 'static {
     /// A device was created, changed or deleted (`None`): publish its retained config/status
     /// and refresh cached credentials.
     async fn device_changed(&self, device_id: &str, device: Option<&Device>);
+
+    /// An account was deactivated, its password or classrooms changed: end its MQTT sessions
+    /// (they reconnect, and are checked again, only with valid credentials).
+    async fn account_changed(&self, username: &str);
 }

@@ -55,6 +55,9 @@ enum UserCommand {
         /// Read the password from standard input (first line).
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// A classroom the teacher may see and review (repeat for several).
+        #[arg(long = "classroom")]
+        classrooms: Vec<String>,
     },
 }
 
@@ -111,6 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     username,
                     role,
                     password_stdin: _,
+                    classrooms,
                 },
         } => {
             let mut input = String::new();
@@ -129,6 +133,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         username,
                         password,
                         role,
+                        classrooms,
                     },
                     &Actor::System,
                 )

@@ -54,4 +54,7 @@ impl Pipeline for OfflineEmbedder {
     async fn gallery_changed(&self) {}
 
     async fn device_changed(&self, _device_id: &str, _device: Option<&Device>) {}
+
+    /// Offline: no broker runs, so there are no sessions to end.
+    async fn account_changed(&self, _username: &str) {}
 }

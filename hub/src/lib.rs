@@ -23,6 +23,9 @@ use tokio::sync::oneshot;
 /// How long in-flight HTTP requests get to finish on shutdown.
 pub const HTTP_GRACE: Duration = Duration::from_secs(3);
 
+/// How often expired and revoked refresh tokens are deleted.
+pub const TOKEN_PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 /// A running hub. Dropping it without [`RunningHub::shutdown`] leaves it running until the
 /// process (or actix system) ends.
 pub struct RunningHub {
@@ -83,6 +86,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
             data_dir: settings.data_dir.clone(),
         }),
     };
+    spawn_token_purge(store.clone());
     let (http_addr, stop_http, http_done) = http::serve(settings.http_addr, state, metrics).await?;
     tracing::info!(%http_addr, mqtt_addr = %settings.mqtt_addr, "hub ready");
     Ok(RunningHub {
@@ -93,4 +97,20 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
         stop_http: Some(stop_http),
         http_done: Some(http_done),
     })
+}
+
+/// Deletes expired and revoked refresh tokens now and every [`TOKEN_PURGE_EVERY`].
+fn spawn_token_purge(store: Store) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(TOKEN_PURGE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match store.tokens().purge().await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "expired and revoked refresh tokens purged"),
+                Err(error) => tracing::warn!(%error, "refresh token purge failed"),
+            }
+        }
+    });
 }

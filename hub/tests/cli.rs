@@ -165,7 +165,7 @@ fn serve_answers_health_and_exits_cleanly_on_sigterm() {
     let (status, body) = health.expect("health answered");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"database\":\"ok\""), "{body}");
-    assert!(body.contains("\"schema_version\":1"), "{body}");
+    assert!(body.contains("\"schema_version\":2"), "{body}");
     assert!(
         dir.path().join("data/secret_key").exists(),
         "generated key kept in the data dir"

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ClassroomScope;
 use crate::protocol::{DeviceConfig, DeviceState};
 
 /// Length of a face descriptor.
@@ -49,8 +50,22 @@ pub struct User {
     pub role: Role,
     /// Inactive users cannot sign in.
     pub active: bool,
+    /// Classrooms a teacher is bound to (sorted, no repeats); admins see every classroom.
+    pub classrooms: Vec<String>,
+    /// Last password change: access tokens issued before it are refused.
+    pub credentials_changed_at: Option<DateTime<Utc>>,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The classrooms this user may see.
+    pub fn scope(&self) -> ClassroomScope {
+        match self.role {
+            Role::Admin => ClassroomScope::All,
+            Role::Teacher => ClassroomScope::Only(self.classrooms.clone()),
+        }
+    }
 }
 
 /// Fields of a new user; the password arrives as plain text and is stored as an argon2 hash.
@@ -62,6 +77,8 @@ pub struct NewUser {
     pub password: String,
     /// Role.
     pub role: Role,
+    /// Classrooms a teacher is bound to.
+    pub classrooms: Vec<String>,
 }
 
 /// An enrolled student.
@@ -309,6 +326,8 @@ pub struct AttendanceFilter {
     pub from: Option<DateTime<Utc>>,
     /// Captured before.
     pub to: Option<DateTime<Utc>>,
+    /// Only classrooms the caller may see.
+    pub scope: ClassroomScope,
 }
 
 /// A teacher's decision on a record.

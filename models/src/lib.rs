@@ -6,8 +6,10 @@
 
 pub mod domain;
 pub mod protocol;
+pub mod scope;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod throttle;
 
 pub use domain::*;
+pub use scope::{ClassroomScope, UserUpdate};

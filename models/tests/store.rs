@@ -1,7 +1,7 @@
 //! The SurrealDB store against the real embedded engines (mem and surrealkv on disk).
 
 use cavs_models::protocol::{DeviceConfig, DeviceState};
-use cavs_models::store::{SCHEMA_VERSION, Store, StoreError, verify_secret};
+use cavs_models::store::{SCHEMA_VERSION, Store, StoreError, TokenUse, verify_secret};
 use cavs_models::*;
 use chrono::{Duration, Utc};
 
@@ -133,6 +133,7 @@ async fn unique_violations_are_conflicts() {
         username: "teacher1".into(),
         password: "correct horse".into(),
         role: Role::Teacher,
+        classrooms: vec![],
     };
     store
         .users()
@@ -307,6 +308,7 @@ async fn attendance_session_review_and_audit() {
                 username: "t".into(),
                 password: "password1".into(),
                 role: Role::Teacher,
+                classrooms: vec![],
             },
             &Actor::System,
         )
@@ -437,6 +439,7 @@ async fn users_login_devices_credentials_and_tokens() {
                 username: "admin".into(),
                 password: "s3cret-pass".into(),
                 role: Role::Admin,
+                classrooms: vec![],
             },
             &Actor::System,
         )
@@ -472,7 +475,8 @@ async fn users_login_devices_credentials_and_tokens() {
                 &NewUser {
                     username: "short".into(),
                     password: "123".into(),
-                    role: Role::Teacher
+                    role: Role::Teacher,
+                    classrooms: vec![],
                 },
                 &Actor::System
             )
@@ -522,27 +526,197 @@ async fn users_login_devices_credentials_and_tokens() {
             .is_some_and(|t| (t - seen).num_milliseconds().abs() < 5)
     );
 
+    // Rotation: a fresh token is spent once; presenting it again revokes its family, so
+    // the successor issued for it stops working too.
+    let family = uuid::Uuid::new_v4();
+    let (first, second) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let later = Utc::now() + Duration::minutes(5);
+    let tokens = store.tokens();
+    tokens
+        .issue(first, admin.id, family, later)
+        .await
+        .expect("issue");
+    assert_eq!(
+        tokens.consume(first).await.expect("consume"),
+        TokenUse::Fresh {
+            user_id: admin.id,
+            family
+        }
+    );
+    tokens
+        .issue(second, admin.id, family, later)
+        .await
+        .expect("issue");
+    assert_eq!(
+        tokens.consume(first).await.expect("reuse"),
+        TokenUse::Reused { user_id: admin.id }
+    );
+    assert_eq!(
+        tokens.consume(second).await.expect("successor"),
+        TokenUse::Revoked
+    );
+    let expired = uuid::Uuid::now_v7();
+    tokens
+        .issue(
+            expired,
+            admin.id,
+            uuid::Uuid::new_v4(),
+            Utc::now() - Duration::minutes(1),
+        )
+        .await
+        .expect("issue");
+    assert_eq!(
+        tokens.consume(expired).await.expect("expired"),
+        TokenUse::Unknown
+    );
+    // Another family stays live until the user's tokens are revoked.
+    let other = uuid::Uuid::now_v7();
+    tokens
+        .issue(other, admin.id, uuid::Uuid::new_v4(), later)
+        .await
+        .expect("issue");
+    assert_eq!(tokens.revoke_user(admin.id).await.expect("revoke"), 1);
+    assert_eq!(
+        tokens.consume(other).await.expect("revoked"),
+        TokenUse::Revoked
+    );
+    // The purge removes the revoked and the expired ones: all four.
+    assert_eq!(tokens.purge().await.expect("purge"), 4);
+    assert_eq!(
+        tokens.consume(first).await.expect("gone"),
+        TokenUse::Unknown
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_classrooms_deactivation_and_password_changes() {
+    let store = mem().await;
+    let users = store.users();
+    let new = |name: &str, role, classrooms: &[&str]| NewUser {
+        username: name.into(),
+        password: "password-1".into(),
+        role,
+        classrooms: classrooms.iter().map(|c| c.to_string()).collect(),
+    };
+    let admin = users
+        .create(&new("admin", Role::Admin, &[]), &Actor::System)
+        .await
+        .expect("admin");
+    let teacher = users
+        .create(
+            &new("t", Role::Teacher, &["room-2", "room-1", "room-2"]),
+            &Actor::System,
+        )
+        .await
+        .expect("teacher");
+    assert_eq!(teacher.classrooms, vec!["room-1", "room-2"]);
+    assert_eq!(
+        teacher.scope(),
+        ClassroomScope::Only(vec!["room-1".into(), "room-2".into()])
+    );
+    assert_eq!(admin.scope(), ClassroomScope::All);
+    assert!(matches!(
+        users
+            .create(&new("bad", Role::Teacher, &["a/b"]), &Actor::System)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // The only admin cannot be demoted or disabled.
+    for change in [
+        UserUpdate {
+            active: Some(false),
+            ..UserUpdate::default()
+        },
+        UserUpdate {
+            role: Some(Role::Teacher),
+            ..UserUpdate::default()
+        },
+    ] {
+        assert!(matches!(
+            users.update(admin.id, &change, &Actor::System).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+    assert!(users.get(admin.id).await.expect("admin").active);
+
+    // Deactivation revokes refresh tokens with it; classrooms are replaced.
     let jti = uuid::Uuid::now_v7();
     store
         .tokens()
-        .issue(jti, admin.id, Utc::now() + Duration::minutes(5))
+        .issue(
+            jti,
+            teacher.id,
+            uuid::Uuid::new_v4(),
+            Utc::now() + Duration::minutes(5),
+        )
         .await
         .expect("issue");
+    let changed = users
+        .update(
+            teacher.id,
+            &UserUpdate {
+                active: Some(false),
+                classrooms: Some(vec!["room-3".into()]),
+                role: None,
+            },
+            &Actor::User(admin.id),
+        )
+        .await
+        .expect("update");
+    assert!(!changed.active);
+    assert_eq!(changed.classrooms, vec!["room-3"]);
+    assert_eq!(changed.role, Role::Teacher);
     assert_eq!(
         store.tokens().consume(jti).await.expect("consume"),
-        Some(admin.id)
+        TokenUse::Revoked
     );
-    assert_eq!(store.tokens().consume(jti).await.expect("reuse"), None);
-    let expired = uuid::Uuid::now_v7();
+    assert!(
+        users
+            .verify_login("t", "password-1")
+            .await
+            .expect("login")
+            .is_none()
+    );
+
+    // A password change revokes tokens and stamps the change.
+    let jti = uuid::Uuid::now_v7();
     store
         .tokens()
-        .issue(expired, admin.id, Utc::now() - Duration::minutes(1))
+        .issue(
+            jti,
+            admin.id,
+            uuid::Uuid::new_v4(),
+            Utc::now() + Duration::minutes(5),
+        )
         .await
         .expect("issue");
-    assert_eq!(
-        store.tokens().consume(expired).await.expect("expired"),
-        None
+    assert!(admin.credentials_changed_at.is_none());
+    let admin = users
+        .set_password(admin.id, "new-password-2", &Actor::User(admin.id))
+        .await
+        .expect("password");
+    assert!(admin.credentials_changed_at.is_some());
+    assert!(
+        users
+            .password_matches(admin.id, "new-password-2")
+            .await
+            .expect("match")
     );
+    assert!(
+        !users
+            .password_matches(admin.id, "password-1")
+            .await
+            .expect("old")
+    );
+    assert_eq!(
+        store.tokens().consume(jti).await.expect("consume"),
+        TokenUse::Revoked
+    );
+    assert!(matches!(
+        users.set_password(admin.id, "short", &Actor::System).await,
+        Err(StoreError::Invalid(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,6 +6,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod http;
+pub mod mqtt;
+
 use anyhow::Context;
 use cavs_api::Pipeline;
 use cavs_config::HubSettings;
@@ -156,6 +159,20 @@ impl TestHub {
             .device_changed(&device.device_id, Some(&device))
             .await;
         Ok(device)
+    }
+
+    /// Waits (at most 10 s) until the broker, which listens on its own thread, accepts TCP
+    /// connections: a refused CONNECT afterwards is the broker's answer, not a listener still
+    /// starting.
+    pub async fn wait_for_broker(&self) {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(self.hub.mqtt_addr)
+            .await
+            .is_err()
+            && std::time::Instant::now() < until
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// MQTT options for a client of this hub's broker.

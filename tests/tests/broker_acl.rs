@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use cavs_models::protocol::{DeviceState, StatusPayload, Topic};
 use cavs_models::{Actor, NewUser, Role};
+use cavs_tests::mqtt::{collect, connack, spawn_poll};
 use cavs_tests::{TestHub, device_client, faces_dir, signed_frame};
-use rumqttc::{
-    AsyncClient, ConnectReturnCode, Event, EventLoop, LastWill, Packet, QoS, SubscribeReasonCode,
-};
+use rumqttc::{AsyncClient, LastWill, QoS, SubscribeReasonCode};
 
 const SECRET: &str = "cam-secret-0001";
 const TEACHER_PASS: &str = "teacher-pass-01";
@@ -36,59 +35,14 @@ async fn hub_with_two_cameras_and_a_teacher() -> TestHub {
                 username: "teacher".into(),
                 password: TEACHER_PASS.into(),
                 role: Role::Teacher,
+                classrooms: vec!["room-1".into(), "room-2".into()],
             },
             &Actor::System,
         )
         .await
         .expect("teacher");
-    // The broker listens on its own thread: wait for its port, so that a refused CONNECT
-    // below is the broker's answer and not a listener still starting.
-    let until = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(hub.hub.mqtt_addr)
-        .await
-        .is_err()
-        && Instant::now() < until
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    hub.wait_for_broker().await;
     hub
-}
-
-/// Polls until the CONNACK (true when accepted) or an error (false), at most 10 s.
-async fn connack(event_loop: &mut EventLoop) -> bool {
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        match tokio::time::timeout(Duration::from_secs(10), event_loop.poll()).await {
-            Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) => {
-                return ack.code == ConnectReturnCode::Success;
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) | Err(_) => return false,
-        }
-    }
-    false
-}
-
-/// Everything a client receives for `window`: (topic, payload) of publishes and the return
-/// codes of SUBACKs.
-async fn collect(
-    event_loop: &mut EventLoop,
-    window: Duration,
-) -> (Vec<(String, Vec<u8>)>, Vec<Vec<SubscribeReasonCode>>) {
-    let (mut publishes, mut subacks) = (Vec::new(), Vec::new());
-    let until = Instant::now() + window;
-    while let Some(left) = until.checked_duration_since(Instant::now()) {
-        match tokio::time::timeout(left, event_loop.poll()).await {
-            Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
-                publishes.push((p.topic.clone(), p.payload.to_vec()))
-            }
-            Ok(Ok(Event::Incoming(Packet::SubAck(ack)))) => subacks.push(ack.return_codes),
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(_) => break,
-        }
-    }
-    (publishes, subacks)
 }
 
 /// `client` publishes a retained status `state` on `device`'s status topic.
@@ -118,16 +72,6 @@ async fn publish_obama_frame(camera: &AsyncClient) {
         )
         .await
         .expect("publish");
-}
-
-fn spawn_poll(mut event_loop: EventLoop) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            if event_loop.poll().await.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    })
 }
 
 #[actix::test]
@@ -212,12 +156,14 @@ async fn a_teacher_receives_no_frames_and_cannot_forge_retained_status() {
         .await
         .expect("subscribe");
     teacher
-        .subscribe("cavs/v1/devices/+/status", QoS::AtMostOnce)
+        .subscribe(Topic::status("cam-2").to_string(), QoS::AtMostOnce)
         .await
         .expect("subscribe");
     // A forged retained "online" for cam-2 (which is not connected).
     publish_retained_status(&teacher, "cam-2", DeviceState::Online).await;
-    let (_, subacks) = collect(&mut teacher_loop, Duration::from_secs(2)).await;
+    let subacks = collect(&mut teacher_loop, Duration::from_secs(2))
+        .await
+        .subacks;
     assert_eq!(subacks.len(), 4, "{subacks:?}");
     for codes in &subacks[..3] {
         assert_eq!(codes, &vec![SubscribeReasonCode::Failure], "{subacks:?}");
@@ -231,7 +177,9 @@ async fn a_teacher_receives_no_frames_and_cannot_forge_retained_status() {
     let (camera, camera_loop) = device_client(&hub, "cam-1", SECRET);
     let camera_task = spawn_poll(camera_loop);
     publish_obama_frame(&camera).await;
-    let (received, _) = collect(&mut teacher_loop, Duration::from_secs(3)).await;
+    let received = collect(&mut teacher_loop, Duration::from_secs(3))
+        .await
+        .publishes;
     assert!(
         received
             .iter()
@@ -249,7 +197,9 @@ async fn a_teacher_receives_no_frames_and_cannot_forge_retained_status() {
         .subscribe(Topic::status("cam-2").to_string(), QoS::AtMostOnce)
         .await
         .expect("subscribe");
-    let (retained, _) = collect(&mut watcher_loop, Duration::from_secs(2)).await;
+    let retained = collect(&mut watcher_loop, Duration::from_secs(2))
+        .await
+        .publishes;
     let online = retained.iter().any(|(_, payload)| {
         StatusPayload::from_slice(payload).is_ok_and(|s| s.state == DeviceState::Online)
     });
@@ -269,7 +219,9 @@ async fn a_device_stays_on_its_own_topics() {
         .subscribe("cavs/v1/devices/cam-2/status", QoS::AtMostOnce)
         .await
         .expect("subscribe");
-    let (_, subacks) = collect(&mut watcher_loop, Duration::from_secs(1)).await;
+    let subacks = collect(&mut watcher_loop, Duration::from_secs(1))
+        .await
+        .subacks;
     assert_eq!(subacks.len(), 1);
 
     let (camera, mut camera_loop) = device_client(&hub, "cam-1", SECRET);
@@ -284,7 +236,8 @@ async fn a_device_stays_on_its_own_topics() {
         .await
         .expect("sub");
     publish_retained_status(&camera, "cam-2", DeviceState::Offline).await;
-    let (received, subacks) = collect(&mut camera_loop, Duration::from_secs(2)).await;
+    let got = collect(&mut camera_loop, Duration::from_secs(2)).await;
+    let (received, subacks) = (got.publishes, got.subacks);
     assert_eq!(subacks.len(), 3, "{subacks:?}");
     assert_eq!(subacks[0], vec![SubscribeReasonCode::Failure]);
     assert_eq!(subacks[1], vec![SubscribeReasonCode::Failure]);
@@ -300,7 +253,9 @@ async fn a_device_stays_on_its_own_topics() {
         "{:?}",
         received.iter().map(|(t, _)| t).collect::<Vec<_>>()
     );
-    let (seen, _) = collect(&mut watcher_loop, Duration::from_secs(1)).await;
+    let seen = collect(&mut watcher_loop, Duration::from_secs(1))
+        .await
+        .publishes;
     assert!(
         seen.iter()
             .all(|(_, payload)| !StatusPayload::from_slice(payload)

@@ -55,6 +55,7 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
                 username: "watcher".into(),
                 password: "watcher-pass".into(),
                 role: cavs_models::Role::Admin,
+                classrooms: vec![],
             },
             &cavs_models::Actor::System,
         )

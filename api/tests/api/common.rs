@@ -66,12 +66,13 @@ fn analyze_with(
     faces.map_err(|e| PipelineError::Unavailable(e.to_string()))
 }
 
-/// A pipeline on the real recognizer that counts gallery and device notifications; capture
+/// A pipeline on the real recognizer that counts gallery, device and account notifications; capture
 /// reports the faces found without writing records.
 #[derive(Default)]
 pub struct TestPipeline {
     pub gallery_changes: AtomicUsize,
     pub device_changes: Mutex<Vec<(String, bool)>>,
+    pub account_changes: Mutex<Vec<String>>,
 }
 
 #[async_trait::async_trait]
@@ -129,6 +130,13 @@ impl Pipeline for TestPipeline {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push((device_id.to_owned(), device.is_some()));
+    }
+
+    async fn account_changed(&self, username: &str) {
+        self.account_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(username.to_owned());
     }
 }
 
@@ -202,7 +210,8 @@ pub async fn read(response: poem::test::TestResponse) -> Answer {
 }
 
 impl Env {
-    /// A fresh store with an admin (`admin`) and a teacher (`teacher`), both signed in.
+    /// A fresh store with an admin (`admin`) and a teacher (`teacher`, bound to `room-1` and
+    /// `room-2`), both signed in.
     pub async fn new() -> Env {
         Self::with_origins(Vec::new()).await
     }
@@ -218,6 +227,7 @@ impl Env {
                         username: name.into(),
                         password: PASSWORD.into(),
                         role,
+                        classrooms: vec!["room-1".into(), "room-2".into()],
                     },
                     &Actor::System,
                 )
@@ -290,6 +300,59 @@ impl Env {
             request = request.body_json(&body);
         }
         read(request.send().await).await
+    }
+
+    /// PUT JSON as `token`.
+    pub async fn put(&self, uri: &str, token: &str, body: Value) -> Answer {
+        self.send(Method::PUT, uri, Some(token), Some(body)).await
+    }
+
+    /// Signs in with a password; returns the answer.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Answer {
+        self.send(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(serde_json::json!({ "username": username, "password": password })),
+        )
+        .await
+    }
+
+    /// Exchanges a refresh token; returns the answer.
+    pub async fn refresh(&self, refresh: &Value) -> Answer {
+        self.send(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(serde_json::json!({ "refresh": refresh })),
+        )
+        .await
+    }
+
+    /// Registers a teacher bound to `classrooms` (as admin) and signs them in; returns the
+    /// user's JSON and the token pair.
+    pub async fn teacher_of(&self, username: &str, classrooms: &[&str]) -> (Value, Value) {
+        let created = self
+            .post(
+                "/api/auth/register",
+                &self.admin,
+                serde_json::json!({
+                    "username": username, "password": PASSWORD, "role": "teacher",
+                    "classrooms": classrooms,
+                }),
+            )
+            .await;
+        created.assert_status(201);
+        (created.json, self.login(username).await)
+    }
+
+    /// Usernames whose MQTT sessions the API asked the pipeline to end.
+    pub fn account_changes(&self) -> Vec<String> {
+        self.pipeline
+            .account_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// GET as `token`.

@@ -8,5 +8,7 @@ mod auth;
 mod devices;
 mod enroll;
 mod errors;
+mod lifecycle;
 mod roles;
+mod scoping;
 mod students;

@@ -1,6 +1,7 @@
 //! Who may use which client id and which topics on the embedded broker. Pure decisions,
-//! unit-tested; `auth.rs` records each authenticated identity in [`Identities`] and the
-//! broker's authorization hook (vendor/rumqttd, `CAVS-PATCH.md`) asks [`Identities::allows`].
+//! unit-tested; `auth.rs` records each authenticated identity in
+//! [`Identities`](super::identities::Identities) and the broker's authorization hook
+//! (vendor/rumqttd, `CAVS-PATCH.md`) asks it.
 //!
 //! * Client ids: a device connects as its own device id; a person as `user:{username}` or
 //!   `user:{username}:{anything}` (device ids cannot contain `:`, so the namespaces never
@@ -8,11 +9,12 @@
 //!   belong to the hub's own links and are refused.
 //! * Devices publish their own frames (their registered classroom only), status (retained
 //!   allowed) and heartbeat, and subscribe to their own config topic only.
-//! * People publish nothing and subscribe only to status, heartbeat and event topics (one id
-//!   or `+` in the id segment), never to frames, config or `#`.
+//! * People publish nothing and subscribe only to status, heartbeat and event topics, never to
+//!   frames, config or `#`: admins to one id or `+` in the id segment, teachers only to the
+//!   named devices and classrooms they are bound to (no wildcard: a teacher's filter must not
+//!   match another classroom's topics).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 
 use cavs_models::Role;
 use cavs_models::protocol::{RESERVED_CLIENT_PREFIX, TOPIC_ROOT, Topic, is_valid_id};
@@ -35,6 +37,8 @@ pub enum Identity {
     Person {
         /// The account's role.
         role: Role,
+        /// The classrooms a teacher is bound to (unused for admins).
+        classrooms: Vec<String>,
     },
 }
 
@@ -53,20 +57,44 @@ pub fn is_person_client_id(client_id: &str, username: &str) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.len() > 1 && rest.starts_with(':'))
 }
 
-/// The authorization rule for one identity.
-pub fn allows(identity: &Identity, client_id: &str, username: &str, action: Action<'_>) -> bool {
+/// The authorization rule for one identity; `device_rooms` maps every registered device id
+/// to its classroom (a teacher may watch the devices of their classrooms).
+pub fn allows(
+    identity: &Identity,
+    client_id: &str,
+    username: &str,
+    action: Action<'_>,
+    device_rooms: &HashMap<String, String>,
+) -> bool {
     match identity {
         Identity::Device { classroom_id } => {
             client_id == username && device_allows(username, classroom_id, action)
         }
-        Identity::Person { .. } => {
+        Identity::Person { role, classrooms } => {
             is_person_client_id(client_id, username)
                 && match action {
                     Action::Publish { .. } => false,
-                    Action::Subscribe { filter } => person_may_subscribe(filter),
+                    Action::Remain => true,
+                    Action::Subscribe { filter } => match role {
+                        Role::Admin => person_may_subscribe(filter, &|_: Watched<'_>| true),
+                        Role::Teacher => person_may_subscribe(filter, &|watched: Watched<'_>| {
+                            let room = match watched {
+                                Watched::Device(id) => device_rooms.get(id).map(String::as_str),
+                                Watched::Classroom(id) => Some(id),
+                            };
+                            room.is_some_and(|room| classrooms.iter().any(|c| c == room))
+                        }),
+                    },
                 }
         }
     }
+}
+
+/// The device or classroom a status/heartbeat/events filter names (`+` for every one).
+#[derive(Debug, Clone, Copy)]
+enum Watched<'a> {
+    Device(&'a str),
+    Classroom(&'a str),
 }
 
 fn device_allows(device_id: &str, classroom_id: &str, action: Action<'_>) -> bool {
@@ -80,11 +108,13 @@ fn device_allows(device_id: &str, classroom_id: &str, action: Action<'_>) -> boo
             _ => false,
         },
         Action::Subscribe { filter } => filter == Topic::config(device_id).to_string(),
+        Action::Remain => true,
     }
 }
 
-/// Status/heartbeat of one device or all (`+`), events of one classroom or all.
-fn person_may_subscribe(filter: &str) -> bool {
+/// Status/heartbeat of a device, events of a classroom, whose id (`+` passed as is) the
+/// caller's `may_watch` accepts.
+fn person_may_subscribe(filter: &str, may_watch: &dyn Fn(Watched<'_>) -> bool) -> bool {
     let Some(rest) = filter
         .strip_prefix(TOPIC_ROOT)
         .and_then(|r| r.strip_prefix('/'))
@@ -93,47 +123,13 @@ fn person_may_subscribe(filter: &str) -> bool {
     };
     let id = |s: &str| s == "+" || is_valid_id(s);
     match rest.split('/').collect::<Vec<_>>().as_slice() {
-        ["devices", device, "status" | "heartbeat"] => id(device),
-        ["classrooms", classroom, "events"] => id(classroom),
-        _ => false,
-    }
-}
-
-/// The identities of authenticated usernames, shared by the broker's authentication handler
-/// (which records them) and its authorization hook (which reads them on every packet).
-/// Bounded by the number of devices and accounts.
-#[derive(Debug, Clone, Default)]
-pub struct Identities(Arc<RwLock<HashMap<String, Identity>>>);
-
-impl Identities {
-    /// Records (or replaces) who `username` is.
-    pub fn insert(&self, username: &str, identity: Identity) {
-        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
-        map.insert(username.to_owned(), identity);
-    }
-
-    /// Forgets `username` (its next packets are refused until it authenticates again).
-    pub fn remove(&self, username: &str) {
-        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
-        map.remove(username);
-    }
-
-    /// The broker's authorization hook: refused unless `username` authenticated and the rule
-    /// allows `action`.
-    pub fn allows(&self, client_id: &str, username: &str, action: Action<'_>) -> bool {
-        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
-        let allowed = map
-            .get(username)
-            .is_some_and(|identity| allows(identity, client_id, username, action));
-        if !allowed {
-            tracing::warn!(
-                client_id,
-                username,
-                ?action,
-                "MQTT action refused by the topic ACL"
-            );
+        ["devices", device, "status" | "heartbeat"] => {
+            id(device) && may_watch(Watched::Device(device))
         }
-        allowed
+        ["classrooms", classroom, "events"] => {
+            id(classroom) && may_watch(Watched::Classroom(classroom))
+        }
+        _ => false,
     }
 }
 
@@ -150,7 +146,26 @@ mod tests {
     fn teacher() -> Identity {
         Identity::Person {
             role: Role::Teacher,
+            classrooms: vec!["room-1".into()],
         }
+    }
+
+    fn admin() -> Identity {
+        Identity::Person {
+            role: Role::Admin,
+            classrooms: vec![],
+        }
+    }
+
+    fn rooms() -> HashMap<String, String> {
+        HashMap::from([
+            ("cam-1".to_owned(), "room-1".to_owned()),
+            ("cam-2".to_owned(), "room-2".to_owned()),
+        ])
+    }
+
+    fn allows(identity: &Identity, client_id: &str, username: &str, action: Action<'_>) -> bool {
+        super::allows(identity, client_id, username, action, &rooms())
     }
 
     fn publish(topic: &str, retain: bool) -> Action<'_> {
@@ -225,46 +240,56 @@ mod tests {
 
     #[test]
     fn people_publish_nothing_and_watch_status_heartbeat_and_events_only() {
-        let t = teacher();
-        let sub = |filter| allows(&t, "user:alice", "alice", Action::Subscribe { filter });
-        assert!(sub("cavs/v1/devices/+/status"));
-        assert!(sub("cavs/v1/devices/cam-1/heartbeat"));
-        assert!(sub("cavs/v1/classrooms/room-1/events"));
-        assert!(sub("cavs/v1/classrooms/+/events"));
-        assert!(!sub("cavs/v1/classrooms/+/devices/+/frames"));
-        assert!(!sub("cavs/v1/classrooms/room-1/devices/cam-1/frames"));
-        assert!(!sub("cavs/v1/devices/+/config"));
-        assert!(!sub("cavs/v1/devices/#"));
-        assert!(!sub("cavs/v1/#"));
-        assert!(!sub("#"));
-        assert!(!sub("+/+/+/+/+/+/+"));
-        assert!(!sub("$share/g/cavs/v1/classrooms/+/devices/+/frames"));
-        let publish_as = |topic| allows(&t, "user:alice", "alice", publish(topic, true));
-        assert!(!publish_as("cavs/v1/devices/cam-1/status"));
-        assert!(!publish_as(
-            "cavs/v1/classrooms/room-1/devices/cam-1/frames"
-        ));
-        // Outside their namespace nothing is allowed.
-        assert!(!allows(
-            &t,
-            "cam-1",
-            "alice",
-            Action::Subscribe {
-                filter: "cavs/v1/devices/+/status"
-            }
-        ));
+        for person in [admin(), teacher()] {
+            let sub = |filter| allows(&person, "user:alice", "alice", Action::Subscribe { filter });
+            assert!(sub("cavs/v1/devices/cam-1/heartbeat"));
+            assert!(sub("cavs/v1/devices/cam-1/status"));
+            assert!(sub("cavs/v1/classrooms/room-1/events"));
+            assert!(!sub("cavs/v1/classrooms/+/devices/+/frames"));
+            assert!(!sub("cavs/v1/classrooms/room-1/devices/cam-1/frames"));
+            assert!(!sub("cavs/v1/devices/+/config"));
+            assert!(!sub("cavs/v1/devices/cam-1/config"));
+            assert!(!sub("cavs/v1/devices/#"));
+            assert!(!sub("cavs/v1/#"));
+            assert!(!sub("#"));
+            assert!(!sub("+/+/+/+/+/+/+"));
+            assert!(!sub("$share/g/cavs/v1/classrooms/+/devices/+/frames"));
+            let publish_as = |topic| allows(&person, "user:alice", "alice", publish(topic, true));
+            assert!(!publish_as("cavs/v1/devices/cam-1/status"));
+            assert!(!publish_as(
+                "cavs/v1/classrooms/room-1/devices/cam-1/frames"
+            ));
+            assert!(allows(&person, "user:alice", "alice", Action::Remain));
+            // Outside their namespace nothing is allowed.
+            assert!(!allows(
+                &person,
+                "cam-1",
+                "alice",
+                Action::Subscribe {
+                    filter: "cavs/v1/devices/cam-1/status"
+                }
+            ));
+            assert!(!allows(&person, "cam-1", "alice", Action::Remain));
+        }
     }
 
     #[test]
-    fn unknown_usernames_are_refused_everything() {
-        let ids = Identities::default();
-        let status = Action::Subscribe {
-            filter: "cavs/v1/devices/+/status",
+    fn admins_watch_every_classroom_teachers_only_their_own() {
+        let sub = |who: &Identity, filter| {
+            allows(who, "user:alice", "alice", Action::Subscribe { filter })
         };
-        assert!(!ids.allows("user:alice", "alice", status));
-        ids.insert("alice", teacher());
-        assert!(ids.allows("user:alice", "alice", status));
-        ids.remove("alice");
-        assert!(!ids.allows("user:alice", "alice", status));
+        let (admin, teacher) = (admin(), teacher());
+        for filter in [
+            "cavs/v1/devices/+/status",
+            "cavs/v1/devices/+/heartbeat",
+            "cavs/v1/classrooms/+/events",
+            "cavs/v1/devices/cam-2/status",
+            "cavs/v1/classrooms/room-2/events",
+        ] {
+            assert!(sub(&admin, filter), "{filter}");
+            assert!(!sub(&teacher, filter), "{filter}");
+        }
+        // A device the hub does not know is nobody's classroom.
+        assert!(!sub(&teacher, "cavs/v1/devices/cam-9/status"));
     }
 }

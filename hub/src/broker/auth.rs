@@ -10,7 +10,8 @@ use cavs_models::DeviceStatus;
 use cavs_models::store::{Store, verify_secret_bounded};
 use cavs_models::throttle::LoginGuard;
 
-use super::acl::{Identities, Identity, is_person_client_id, is_reserved_client_id};
+use super::acl::{Identity, is_person_client_id, is_reserved_client_id};
+use super::identities::Identities;
 
 /// The broker's authentication handler. Runs the checks on the hub's runtime (the broker's
 /// listener threads have their own), so a slow check never stalls the broker.
@@ -60,13 +61,14 @@ impl BrokerAuth {
         }
         let store = self.store.clone();
         let name = username.clone();
+        let id = client_id.clone();
         let task = self
             .runtime
             .spawn(async move { decide(&store, &client_id, &username, &password).await });
         match task.await {
             Ok(Some(identity)) => {
                 self.guard.succeeded(&name);
-                self.identities.insert(&name, identity);
+                self.identities.insert(&id, &name, identity);
                 true
             }
             _ => {
@@ -138,7 +140,10 @@ async fn decide(
                         client_id,
                         "MQTT watcher connected"
                     );
-                    Some(Identity::Person { role: user.role })
+                    Some(Identity::Person {
+                        role: user.role,
+                        classrooms: user.classrooms,
+                    })
                 }
                 Ok(None) => {
                     tracing::warn!(

@@ -4,9 +4,11 @@
 
 pub mod acl;
 mod auth;
+pub mod identities;
 mod publisher;
 
 pub use auth::BrokerAuth;
+pub use identities::Identities;
 pub use publisher::Publisher;
 
 use std::collections::HashMap;
@@ -86,10 +88,13 @@ pub struct RunningBroker {
     pub bridge_link: (rumqttd::local::LinkTx, rumqttd::local::LinkRx),
     /// Publisher of retained status/config and events.
     pub publisher: Publisher,
+    /// Sessions and device classrooms the topic ACL decides on.
+    pub identities: Identities,
 }
 
 /// Builds the broker, opens its local links and starts it on a dedicated thread.
 pub fn start(settings: &HubSettings, auth: BrokerAuth) -> Result<RunningBroker, BrokerError> {
+    let identities = auth.identities();
     let mut broker = Broker::new(broker_config(settings, auth));
     let link = |name: &str| {
         broker
@@ -108,5 +113,6 @@ pub fn start(settings: &HubSettings, auth: BrokerAuth) -> Result<RunningBroker, 
     Ok(RunningBroker {
         bridge_link,
         publisher: Publisher::new(publisher_tx, publisher_rx),
+        identities,
     })
 }

@@ -23,7 +23,7 @@ use super::metrics::Metrics;
 use super::pool::{self, Embed, RecognizerWorker};
 use super::router::{FrameRouter, KnownDevice, RouterLimits, SetDevice, SetDevices, SubmitCapture};
 use super::writer::{AttendanceWriter, WriterSettings};
-use crate::broker::RunningBroker;
+use crate::broker::{Identities, RunningBroker};
 
 /// The running actors.
 #[derive(Clone)]
@@ -45,6 +45,8 @@ pub struct PipelineParts {
 pub struct HubPipeline {
     parts: PipelineParts,
     store: Store,
+    /// The broker's sessions: ended when an account or a device changes.
+    identities: Identities,
 }
 
 /// How long a REST capture waits for its result.
@@ -84,6 +86,7 @@ impl HubPipeline {
         let RunningBroker {
             bridge_link,
             publisher,
+            identities,
         } = broker;
         let metrics = Metrics::new();
         let gallery = SharedGallery::default();
@@ -154,6 +157,11 @@ impl HubPipeline {
             known_devices.insert(device.device_id.clone(), known(device, key.as_deref()));
         }
         router.do_send(SetDevices(known_devices));
+        identities.set_devices(
+            devices
+                .iter()
+                .map(|d| (d.device_id.clone(), d.classroom_id.clone())),
+        );
         health.do_send(LoadDevices(devices));
         if let Err(error) = super::bridge::start(bridge_link, router.clone(), health.clone()) {
             tracing::error!(%error, "could not start the MQTT bridge");
@@ -168,6 +176,7 @@ impl HubPipeline {
                 metrics,
             },
             store,
+            identities,
         })
     }
 
@@ -235,5 +244,30 @@ impl Pipeline for HubPipeline {
             device_id: device_id.to_owned(),
             device: device.cloned(),
         });
+        let moved = self
+            .identities
+            .set_device(device_id, device.map(|d| d.classroom_id.as_str()));
+        if moved || device.is_none_or(|d| d.status != DeviceStatus::Active) {
+            let ended = self.identities.end_sessions_of(device_id);
+            if ended > 0 {
+                tracing::info!(
+                    device_id,
+                    "device's MQTT session ended: deleted, deactivated or moved"
+                );
+            }
+        }
+        if moved {
+            let ended = self.identities.end_teacher_sessions();
+            tracing::info!(
+                device_id,
+                ended,
+                "device moved classroom: teachers' MQTT sessions ended"
+            );
+        }
+    }
+
+    async fn account_changed(&self, username: &str) {
+        let ended = self.identities.end_sessions_of(username);
+        tracing::info!(username, ended, "account changed: its MQTT sessions ended");
     }
 }

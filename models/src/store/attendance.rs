@@ -222,6 +222,10 @@ impl<'a> AttendanceRepo<'a> {
             conditions.push("classroom_id = $classroom");
             vars = vars.str("classroom", classroom.clone());
         }
+        if let Some(scope) = filter.scope.classrooms() {
+            conditions.push("classroom_id IN $scope");
+            vars = vars.json("scope", serde_json::json!(scope));
+        }
         if let Some(student) = filter.student_id {
             conditions.push("predicted_student = type::record('student', $student)");
             vars = vars.uuid("student", student);

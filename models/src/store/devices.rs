@@ -10,7 +10,8 @@ use super::StoreError;
 use super::query::{self, Vars, de_record, page_bounds, run};
 use crate::protocol::{DeviceConfig, DeviceState, RESERVED_CLIENT_PREFIX, is_valid_id};
 use crate::{
-    Actor, Device, DeviceCredentials, DeviceFields, DeviceStatus, NewAudit, Page, PageRequest,
+    Actor, ClassroomScope, Device, DeviceCredentials, DeviceFields, DeviceStatus, NewAudit, Page,
+    PageRequest,
 };
 
 const DEVICE_FIELDS: &str = "id, device_id, classroom_id, location, status, state, last_seen, config, created_at, secret_hash != NONE AS has_secret";
@@ -165,33 +166,57 @@ impl<'a> DevicesRepo<'a> {
         self.by_device_id(key).await
     }
 
-    /// One page of devices ordered by device id, optionally of one classroom.
+    /// One page of devices ordered by device id, optionally of one classroom, within `scope`.
     pub async fn list(
         &self,
         classroom_id: Option<&str>,
+        scope: &ClassroomScope,
         page: &PageRequest,
     ) -> Result<Page<Device>, StoreError> {
         let (limit, start) = page_bounds(page);
-        let filter = if classroom_id.is_some() {
-            "WHERE classroom_id = $classroom"
+        let mut conditions = Vec::new();
+        if classroom_id.is_some() {
+            conditions.push("classroom_id = $classroom");
+        }
+        if scope.classrooms().is_some() {
+            conditions.push("classroom_id IN $scope");
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
         } else {
-            ""
+            format!("WHERE {}", conditions.join(" AND "))
         };
+        let mut vars = Vars::new()
+            .int("limit", limit)
+            .int("start", start)
+            .opt_str("classroom", classroom_id);
+        if let Some(scope) = scope.classrooms() {
+            vars = vars.json("scope", serde_json::json!(scope));
+        }
         let mut response = run(
             self.db,
             format!(
                 "SELECT {DEVICE_FIELDS} FROM device {filter} ORDER BY device_id LIMIT $limit START $start;
                  SELECT count() FROM device {filter} GROUP ALL;"
             ),
-            Vars::new()
-                .int("limit", limit)
-                .int("start", start)
-                .opt_str("classroom", classroom_id),
+            vars,
         )
         .await?;
         query::page(&mut response, "device", page, limit, |row: DeviceRow| {
             Ok(DeviceRow::into_device(row))
         })
+    }
+
+    /// Device ids of the devices in these classrooms (a teacher's cameras, for the broker's
+    /// topic ACL).
+    pub async fn ids_in(&self, classrooms: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut response = run(
+            self.db,
+            "SELECT VALUE device_id FROM device WHERE classroom_id IN $classrooms ORDER BY device_id;",
+            Vars::new().json("classrooms", serde_json::json!(classrooms)),
+        )
+        .await?;
+        response.take(0).map_err(StoreError::storage)
     }
 
     /// Every device (for start-up status republishing and health tracking).

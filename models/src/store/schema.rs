@@ -1,7 +1,7 @@
 //! The SurrealQL schema, applied idempotently (`DEFINE ... OVERWRITE`) every time the store opens.
 
 /// Version of [`SCHEMA`]; recorded in `meta:schema` so an older hub refuses a newer database.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Every table, field and index. Tables are schemafull: unknown fields are refused.
 pub const SCHEMA: &str = r#"
@@ -14,6 +14,8 @@ DEFINE FIELD OVERWRITE username ON user TYPE string ASSERT string::len($value) >
 DEFINE FIELD OVERWRITE password_hash ON user TYPE string;
 DEFINE FIELD OVERWRITE role ON user TYPE string ASSERT $value IN ["admin", "teacher"];
 DEFINE FIELD OVERWRITE active ON user TYPE bool DEFAULT true;
+DEFINE FIELD OVERWRITE classrooms ON user TYPE array<string> DEFAULT [];
+DEFINE FIELD OVERWRITE credentials_changed_at ON user TYPE option<datetime>;
 DEFINE FIELD OVERWRITE created_at ON user TYPE datetime DEFAULT time::now();
 DEFINE INDEX OVERWRITE user_username ON user FIELDS username UNIQUE;
 
@@ -79,4 +81,8 @@ DEFINE TABLE OVERWRITE refresh_token SCHEMAFULL;
 DEFINE FIELD OVERWRITE user ON refresh_token TYPE record<user>;
 DEFINE FIELD OVERWRITE expires_at ON refresh_token TYPE datetime;
 DEFINE FIELD OVERWRITE used ON refresh_token TYPE bool DEFAULT false;
+DEFINE FIELD OVERWRITE family ON refresh_token TYPE option<string>;
+DEFINE FIELD OVERWRITE revoked ON refresh_token TYPE bool DEFAULT false;
+DEFINE INDEX OVERWRITE refresh_token_user ON refresh_token FIELDS user;
+DEFINE INDEX OVERWRITE refresh_token_family ON refresh_token FIELDS family;
 "#;

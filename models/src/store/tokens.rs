@@ -1,4 +1,6 @@
-//! Single-use refresh tokens: each refresh consumes its token, so a reused one is refused.
+//! Single-use refresh tokens in rotation chains ("families"): each refresh consumes its token
+//! and issues the next of the same family; presenting a spent token again revokes the whole
+//! family, so a stolen token and the token its thief (or owner) got for it both stop working.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -8,6 +10,36 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::query::{self, Vars, de_record, run};
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// The token was live and is now spent: issue its successor in `family`.
+    Fresh {
+        /// The token's user.
+        user_id: Uuid,
+        /// The rotation chain it belongs to.
+        family: Uuid,
+    },
+    /// The token was already spent: its whole family has now been revoked.
+    Reused {
+        /// The token's user.
+        user_id: Uuid,
+    },
+    /// The token was revoked (its family's reuse, a password change, a deactivation).
+    Revoked,
+    /// Unknown (never issued, or purged after expiry) or expired.
+    Unknown,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    #[serde(deserialize_with = "de_record")]
+    user: Uuid,
+    family: Option<String>,
+    #[serde(default)]
+    revoked: Option<bool>,
+}
 
 /// Repository of `refresh_token` records (keyed by the token's `jti`).
 pub struct TokensRepo<'a> {
@@ -19,53 +51,98 @@ impl<'a> TokensRepo<'a> {
         TokensRepo { db }
     }
 
-    /// Remembers an issued refresh token.
+    /// Remembers an issued refresh token of rotation chain `family` (a sign-in starts a new
+    /// family; a refresh continues its token's).
     pub async fn issue(
         &self,
         jti: Uuid,
         user_id: Uuid,
+        family: Uuid,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         run(
             self.db,
-            "CREATE type::record('refresh_token', $jti) SET user = type::record('user', $user), expires_at = <datetime>$expires, used = false;",
+            "CREATE type::record('refresh_token', $jti) SET user = type::record('user', $user), expires_at = <datetime>$expires, used = false, revoked = false, family = $family;",
             Vars::new()
                 .uuid("jti", jti)
                 .uuid("user", user_id)
+                .uuid("family", family)
                 .time("expires", expires_at),
         )
         .await
         .map(|_| ())
     }
 
-    /// Marks the token used and returns its user, or `None` if it is unknown, already used or
-    /// expired. Atomic: of two concurrent refreshes with one token, one wins.
-    pub async fn consume(&self, jti: Uuid) -> Result<Option<Uuid>, StoreError> {
-        #[derive(Deserialize)]
-        struct Row {
-            #[serde(deserialize_with = "de_record")]
-            user: Uuid,
-        }
+    /// Spends the token. Atomic: of two concurrent refreshes with one token, one finds it
+    /// fresh and the other finds it reused (and revokes the family).
+    pub async fn consume(&self, jti: Uuid) -> Result<TokenUse, StoreError> {
         let mut response = run(
             self.db,
             "UPDATE type::record('refresh_token', $jti) SET used = true WHERE used = false AND expires_at > time::now() RETURN BEFORE;",
             Vars::new().uuid("jti", jti),
         )
         .await?;
-        Ok(query::rows::<Row>(&mut response, 0, "refresh_token")?
-            .pop()
-            .map(|row| row.user))
+        if let Some(row) = query::rows::<Row>(&mut response, 0, "refresh_token")?.pop() {
+            let family = family_of(&row, jti);
+            return Ok(TokenUse::Fresh {
+                user_id: row.user,
+                family,
+            });
+        }
+        let mut response = run(
+            self.db,
+            "SELECT user, family, revoked FROM ONLY type::record('refresh_token', $jti) WHERE expires_at > time::now();",
+            Vars::new().uuid("jti", jti),
+        )
+        .await?;
+        let Some(row) = query::one::<Row>(&mut response, 0, "refresh_token")? else {
+            return Ok(TokenUse::Unknown);
+        };
+        if row.revoked == Some(true) {
+            return Ok(TokenUse::Revoked);
+        }
+        let family = family_of(&row, jti);
+        run(
+            self.db,
+            "UPDATE refresh_token SET used = true, revoked = true WHERE family = $family OR id = type::record('refresh_token', $jti);",
+            Vars::new().uuid("family", family).uuid("jti", jti),
+        )
+        .await?;
+        tracing::warn!(user = %row.user, %family, "refresh token reused: its family is revoked");
+        Ok(TokenUse::Reused { user_id: row.user })
     }
 
-    /// Deletes expired and used tokens; returns how many.
+    /// Revokes every refresh token of a user (password change, deactivation, sign-out
+    /// everywhere); returns how many were live.
+    pub async fn revoke_user(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        let mut response = run(
+            self.db,
+            "UPDATE refresh_token SET used = true, revoked = true WHERE user = type::record('user', $user) AND used = false AND expires_at > time::now() RETURN BEFORE;",
+            Vars::new().uuid("user", user_id),
+        )
+        .await?;
+        let live: Vec<serde_json::Value> = response.take(0).map_err(StoreError::storage)?;
+        Ok(live.len() as u64)
+    }
+
+    /// Deletes expired and revoked tokens; returns how many. Spent tokens of a live family are
+    /// kept until they expire, so their reuse is still recognised.
     pub async fn purge(&self) -> Result<u64, StoreError> {
         let mut response = run(
             self.db,
-            "DELETE refresh_token WHERE used = true OR expires_at <= time::now() RETURN BEFORE;",
+            "DELETE refresh_token WHERE revoked = true OR expires_at <= time::now() RETURN BEFORE;",
             Vars::new(),
         )
         .await?;
         let removed: Vec<serde_json::Value> = response.take(0).map_err(StoreError::storage)?;
         Ok(removed.len() as u64)
     }
+}
+
+/// Tokens issued before families existed form a family of their own.
+fn family_of(row: &Row, jti: Uuid) -> Uuid {
+    row.family
+        .as_deref()
+        .and_then(|f| Uuid::parse_str(f).ok())
+        .unwrap_or(jti)
 }

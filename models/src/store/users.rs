@@ -1,7 +1,6 @@
-//! Users and their argon2 password hashes.
+//! Users: accounts, their argon2 password hashes, the classrooms a teacher is bound to, and the
+//! account changes that end sessions (deactivation, password change).
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use surrealdb::Surreal;
@@ -10,46 +9,18 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::query::{self, Vars, de_record, page_bounds, run};
-use crate::{Actor, NewAudit, NewUser, Page, PageRequest, Role, User};
+use super::secrets::{DUMMY_HASH, hash_secret_bounded, verify_secret_bounded};
+use crate::scope::normalize_classrooms;
+use crate::{Actor, NewAudit, NewUser, Page, PageRequest, Role, User, UserUpdate};
 
-/// Hashes a password or device secret with argon2id (random salt, PHC string).
-pub fn hash_secret(secret: &str) -> Result<String, StoreError> {
-    let salt_bytes: [u8; 16] = rand::random();
-    let salt = SaltString::encode_b64(&salt_bytes)
-        .map_err(|e| StoreError::Storage(format!("salt: {e}")))?;
-    Argon2::default()
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| StoreError::Storage(format!("argon2: {e}")))
-}
+const USER_FIELDS: &str =
+    "id, username, role, active, classrooms, credentials_changed_at, created_at";
 
-/// True when `secret` matches the argon2 PHC `hash`; a malformed hash never matches.
-pub fn verify_secret(hash: &str, secret: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
+/// The marker THROWn when a change would leave no active admin.
+const LAST_ADMIN: &str = "last active admin";
 
-/// At most this many argon2 verifications run at once: each costs ~19 MiB and tens of ms of a
-/// core, so a burst of sign-ins queues here instead of taking every core and the memory.
-static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
-/// [`verify_secret`] on tokio's blocking pool (never on an async worker), at most
-/// two at a time process-wide.
-pub async fn verify_secret_bounded(hash: String, secret: String) -> bool {
-    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
-        return false;
-    };
-    tokio::task::spawn_blocking(move || verify_secret(&hash, &secret))
-        .await
-        .unwrap_or(false)
-}
-
-const USER_FIELDS: &str = "id, username, role, active, created_at";
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 8;
 
 #[derive(Deserialize)]
 struct UserRow {
@@ -58,6 +29,10 @@ struct UserRow {
     username: String,
     role: String,
     active: bool,
+    #[serde(default)]
+    classrooms: Option<Vec<String>>,
+    #[serde(default)]
+    credentials_changed_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
 
@@ -70,10 +45,36 @@ impl UserRow {
             username: self.username,
             role,
             active: self.active,
+            classrooms: self.classrooms.unwrap_or_default(),
+            credentials_changed_at: self.credentials_changed_at,
             created_at: self.created_at,
         })
     }
 }
+
+fn check_password(password: &str) -> Result<(), StoreError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "password must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn classrooms_of(ids: &[String]) -> Result<Vec<String>, StoreError> {
+    normalize_classrooms(ids).map_err(|bad| {
+        StoreError::Invalid(format!(
+            "classroom id `{bad}` must be 1-64 characters of A-Z a-z 0-9 . _ -"
+        ))
+    })
+}
+
+/// Refuses the transaction when it leaves no active admin.
+const KEEP_AN_ADMIN: &str = "IF array::len((SELECT VALUE id FROM user WHERE role = 'admin' AND active = true)) < 1 { THROW 'last active admin' };";
+
+/// Ends every refresh token of `$id` (they stay until the purge, refused).
+const REVOKE_TOKENS: &str =
+    "UPDATE refresh_token SET used = true, revoked = true WHERE user = type::record('user', $id);";
 
 /// Repository of `user` records.
 pub struct UsersRepo<'a> {
@@ -85,8 +86,8 @@ impl<'a> UsersRepo<'a> {
         UsersRepo { db }
     }
 
-    /// Creates a user; `Conflict` if the username is taken, `Invalid` for an empty name or a
-    /// password shorter than 8 characters.
+    /// Creates a user; `Conflict` if the username is taken, `Invalid` for an empty name, a
+    /// password shorter than 8 characters or a malformed classroom id.
     pub async fn create(&self, new: &NewUser, actor: &Actor) -> Result<User, StoreError> {
         let username = new.username.trim();
         if username.is_empty() || username.chars().count() > 150 {
@@ -94,22 +95,19 @@ impl<'a> UsersRepo<'a> {
                 "username must be 1-150 characters".into(),
             ));
         }
-        if new.password.chars().count() < 8 {
-            return Err(StoreError::Invalid(
-                "password must be at least 8 characters".into(),
-            ));
-        }
+        check_password(&new.password)?;
+        let classrooms = classrooms_of(&new.classrooms)?;
         let id = Uuid::now_v7();
-        let hash = hash_secret(&new.password)?;
+        let hash = hash_secret_bounded(new.password.clone()).await?;
         let audit = NewAudit::of(
             actor,
             "create",
             "user",
             id,
-            serde_json::json!({ "username": username, "role": new.role.as_str() }),
+            serde_json::json!({ "username": username, "role": new.role.as_str(), "classrooms": classrooms }),
         );
         let sql = query::transaction(
-            "CREATE type::record('user', $id) SET username = $username, password_hash = $hash, role = $role, active = true;",
+            "CREATE type::record('user', $id) SET username = $username, password_hash = $hash, role = $role, active = true, classrooms = $classrooms;",
             &audit,
         );
         run(
@@ -120,6 +118,7 @@ impl<'a> UsersRepo<'a> {
                 .str("username", username)
                 .str("hash", hash)
                 .str("role", new.role.as_str())
+                .json("classrooms", serde_json::json!(classrooms))
                 .audit(&audit),
         )
         .await
@@ -210,7 +209,116 @@ impl<'a> UsersRepo<'a> {
         let mut response = run(self.db, "SELECT count() FROM user GROUP ALL;", Vars::new()).await?;
         query::count(&mut response, 0)
     }
+
+    /// Applies an admin's change. Deactivating revokes every refresh token of the account in
+    /// the same transaction. `Conflict` when the change would leave no active admin.
+    pub async fn update(
+        &self,
+        id: Uuid,
+        change: &UserUpdate,
+        actor: &Actor,
+    ) -> Result<User, StoreError> {
+        let before = self.get(id).await?;
+        let role = change.role.unwrap_or(before.role);
+        let active = change.active.unwrap_or(before.active);
+        let classrooms = match &change.classrooms {
+            Some(ids) => classrooms_of(ids)?,
+            None => before.classrooms.clone(),
+        };
+        let audit = NewAudit::of(
+            actor,
+            "update",
+            "user",
+            id,
+            serde_json::json!({
+                "username": before.username,
+                "role": role.as_str(),
+                "active": active,
+                "classrooms": classrooms,
+                "previous": {
+                    "role": before.role.as_str(),
+                    "active": before.active,
+                    "classrooms": before.classrooms,
+                },
+            }),
+        );
+        let revoke = if active { "" } else { REVOKE_TOKENS };
+        let sql = query::transaction(
+            &format!(
+                "UPDATE type::record('user', $id) SET role = $role, active = $active, classrooms = $classrooms;
+                 {KEEP_AN_ADMIN}
+                 {revoke}"
+            ),
+            &audit,
+        );
+        run(
+            self.db,
+            sql,
+            Vars::new()
+                .uuid("id", id)
+                .str("role", role.as_str())
+                .json("active", serde_json::json!(active))
+                .json("classrooms", serde_json::json!(classrooms))
+                .audit(&audit),
+        )
+        .await
+        .map_err(last_admin)?;
+        self.get(id).await
+    }
+
+    /// Sets a new password (own change or admin reset), revokes every refresh token of the
+    /// account and stamps `credentials_changed_at`, so access tokens issued before are refused.
+    pub async fn set_password(
+        &self,
+        id: Uuid,
+        password: &str,
+        actor: &Actor,
+    ) -> Result<User, StoreError> {
+        check_password(password)?;
+        let before = self.get(id).await?;
+        let hash = hash_secret_bounded(password.to_owned()).await?;
+        let audit = NewAudit::of(
+            actor,
+            "set-password",
+            "user",
+            id,
+            serde_json::json!({ "username": before.username }),
+        );
+        let sql = query::transaction(
+            &format!(
+                "UPDATE type::record('user', $id) SET password_hash = $hash, credentials_changed_at = time::now();
+                 {REVOKE_TOKENS}"
+            ),
+            &audit,
+        );
+        run(
+            self.db,
+            sql,
+            Vars::new().uuid("id", id).str("hash", hash).audit(&audit),
+        )
+        .await?;
+        self.get(id).await
+    }
+
+    /// True when `password` is the current password of user `id` (any active state).
+    pub async fn password_matches(&self, id: Uuid, password: &str) -> Result<bool, StoreError> {
+        let mut response = run(
+            self.db,
+            "SELECT VALUE password_hash FROM ONLY type::record('user', $id);",
+            Vars::new().uuid("id", id),
+        )
+        .await?;
+        let hash: Option<String> = response.take(0).map_err(StoreError::storage)?;
+        let hash = hash.ok_or_else(|| StoreError::not_found(format!("user {id}")))?;
+        Ok(verify_secret_bounded(hash, password.to_owned()).await)
+    }
 }
 
-/// A valid argon2 hash of a random string, checked against when a username is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1kJcOlUsQNL0J2QBvq8MmyzsxYxHQ6z9pt2vqgQ3Jk4";
+fn last_admin(error: StoreError) -> StoreError {
+    match error {
+        StoreError::Storage(message) if message.contains(LAST_ADMIN) => {
+            StoreError::Conflict("the hub must keep at least one active admin".to_owned())
+        }
+        other => other,
+    }
+}

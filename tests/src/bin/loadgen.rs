@@ -91,6 +91,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 username: "loadgen".into(),
                 password: "loadgen-pass".into(),
                 role: cavs_models::Role::Admin,
+                classrooms: vec![],
             },
             &cavs_models::Actor::System,
         )

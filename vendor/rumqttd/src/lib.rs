@@ -59,6 +59,9 @@ pub enum Action<'a> {
     Publish { topic: &'a str, retain: bool },
     /// Subscribe to `filter`.
     Subscribe { filter: &'a str },
+    /// Stay connected: asked every second and before messages are delivered to the client;
+    /// `false` closes the connection (the embedding program revoked the client's access).
+    Remain,
 }
 
 /// Decides whether the client (client id, username as authenticated at CONNECT) may do the
@@ -190,7 +193,9 @@ impl ConnectionSettings {
     /// connections of these settings. A refused QoS 0 publish is dropped, a refused QoS 1
     /// publish is acknowledged and dropped, a refused QoS 2 publish closes the connection; a
     /// SUBSCRIBE with a refused filter gets a SUBACK of failures for all its filters and
-    /// reaches no router; a CONNECT whose last will is refused is closed without CONNACK.
+    /// reaches no router; a CONNECT whose last will is refused is closed without CONNACK; a
+    /// connection refused [`Action::Remain`] is closed within a second, before any further
+    /// message reaches it.
     pub fn set_authorization_handler<F>(&mut self, authorize: F)
     where
         F: Fn(&str, &str, Action<'_>) -> bool + Send + Sync + 'static,

@@ -31,6 +31,11 @@ impl Client<'_> {
         (self.authorize)(self.client_id, self.username, action)
     }
 
+    /// True while the client may stay connected.
+    pub fn may_remain(&self) -> bool {
+        self.allows(Action::Remain)
+    }
+
     /// True when the CONNECT's last will (if any) may be published.
     pub fn will_allowed(&self, will: Option<&LastWill>) -> bool {
         match will {
@@ -121,6 +126,7 @@ mod tests {
                 && match action {
                     Action::Publish { topic, .. } => topic.starts_with("dev/"),
                     Action::Subscribe { filter } => filter == "dev/in",
+                    Action::Remain => true,
                 }
         })
     }
@@ -233,5 +239,22 @@ mod tests {
         assert!(c.will_allowed(None));
         assert!(c.will_allowed(Some(&will("dev/status"))));
         assert!(!c.will_allowed(Some(&will("other/status"))));
+    }
+
+    #[test]
+    fn standing_is_the_hooks_answer_to_remain() {
+        let authorize = rule();
+        let dev = Client {
+            client_id: "dev",
+            username: "dev",
+            authorize: &authorize,
+        };
+        assert!(dev.may_remain());
+        let other = Client {
+            client_id: "other",
+            username: "other",
+            authorize: &authorize,
+        };
+        assert!(!other.may_remain());
     }
 }

@@ -137,13 +137,36 @@ impl<P: Protocol> RemoteLink<P> {
         })
     }
 
+    /// CAVS patch: false once the authorization hook refuses [`crate::Action::Remain`].
+    fn may_remain(&self) -> bool {
+        match &self.authorize {
+            None => true,
+            Some(authorize) => authz::Client {
+                client_id: &self.connect.client_id,
+                username: &self.username,
+                authorize,
+            }
+            .may_remain(),
+        }
+    }
+
     pub async fn start(&mut self) -> Result<(), Error> {
         self.network.set_keepalive(self.connect.keep_alive);
+        // CAVS patch: how often a connection's standing is checked while it is idle.
+        let mut standing = time::interval(Duration::from_secs(1));
+        standing.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
 
         // Note:
         // Shouldn't result in bounded queue deadlocks because of blocking n/w send
         loop {
             select! {
+                // CAVS patch: a client whose access was revoked is disconnected.
+                _ = standing.tick(), if self.authorize.is_some() => {
+                    if !self.may_remain() {
+                        warn!(client_id = self.connect.client_id, username = self.username, "access revoked: closing the connection");
+                        return Err(Error::NotAuthorized);
+                    }
+                }
                 o = self.network.read() => {
                     let packet = o?;
                     let len = match &self.authorize {
@@ -201,6 +224,11 @@ impl<P: Protocol> RemoteLink<P> {
                 // due to previously received data request
                 o = self.link_rx.exchange(&mut self.notifications) => {
                     o?;
+                    // CAVS patch: nothing more is delivered to a revoked client.
+                    if !self.may_remain() {
+                        warn!(client_id = self.connect.client_id, username = self.username, "access revoked: closing the connection");
+                        return Err(Error::NotAuthorized);
+                    }
                     let mut packets = VecDeque::new();
                     let mut unscheduled = false;
 
