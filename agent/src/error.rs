@@ -12,11 +12,19 @@ pub enum AgentError {
     /// An image could not be encoded.
     #[error("encoding a JPEG failed: {0}")]
     Encode(#[from] image::ImageError),
-    /// The broker URL is not `mqtt://HOST[:PORT]`.
+    /// The broker URL is not `mqtt://HOST[:PORT]` or `mqtts://HOST[:PORT]`.
     #[error("bad broker url `{url}`: {reason}")]
     BrokerUrl {
         /// The URL as configured.
         url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The CA file for `mqtts://` cannot be used.
+    #[error("TLS CA file {path}: {reason}")]
+    Tls {
+        /// The file as configured.
+        path: String,
         /// What is wrong with it.
         reason: String,
     },

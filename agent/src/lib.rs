@@ -9,6 +9,7 @@
 //! payloads (credentials, last will, status, heartbeat); [`live`] holds the settings the hub may
 //! change through the retained config topic; [`send`] is the one-shot `cavs-agent send`.
 
+pub mod broker;
 pub mod error;
 pub mod gate;
 pub mod link;

@@ -10,45 +10,11 @@ use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, QoS};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::broker::{parse_broker_url, tls_transport};
 use crate::{AGENT_VERSION, AgentError, MAX_FRAME_BYTES};
 
 /// Largest MQTT packet the client sends or accepts (the frame plus topic and header room).
 pub const MAX_PACKET_BYTES: usize = MAX_FRAME_BYTES + 4096;
-
-/// Parses `mqtt://HOST[:PORT]` (port 1883 by default) into host and port.
-pub fn parse_broker_url(url: &str) -> Result<(String, u16), AgentError> {
-    let bad = |reason: &str| AgentError::BrokerUrl {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let rest = if let Some(rest) = url.strip_prefix("mqtt://") {
-        rest
-    } else if url.starts_with("mqtts://") {
-        return Err(bad(
-            "TLS (mqtts://) is not built into this agent; use mqtt://",
-        ));
-    } else {
-        return Err(bad("expected mqtt://HOST[:PORT]"));
-    };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match rest.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (rest, None),
-        }
-    };
-    if host.is_empty() || host.contains(['/', '@']) {
-        return Err(bad("missing or invalid host"));
-    }
-    let port = match port {
-        Some(p) => p.parse::<u16>().map_err(|_| bad("invalid port"))?,
-        None => 1883,
-    };
-    Ok((host.to_owned(), port))
-}
 
 /// The topics of one device.
 #[derive(Debug, Clone)]
@@ -97,15 +63,22 @@ pub fn disk_free(path: &std::path::Path) -> Option<u64> {
     Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
-/// Client options: client id and username = device id, password = secret, 8 MiB packets,
-/// and (for `run`) a retained `offline` last will.
+/// Client options: client id and username = device id, password = secret, 8 MiB packets, TLS
+/// with the pinned CA for `mqtts://`, and (for `run`) a retained `offline` last will.
 pub fn mqtt_options(
     settings: &AgentSettings,
     topics: &Topics,
     with_will: bool,
 ) -> Result<MqttOptions, AgentError> {
-    let (host, port) = parse_broker_url(&settings.broker_url)?;
-    let mut options = MqttOptions::new(settings.device_id.clone(), host, port);
+    let broker = parse_broker_url(&settings.broker_url)?;
+    let mut options = MqttOptions::new(settings.device_id.clone(), broker.host, broker.port);
+    if broker.tls {
+        let ca_file = settings.ca_file.as_deref().ok_or_else(|| AgentError::Tls {
+            path: String::new(),
+            reason: "mqtts:// needs ca_file (the hub's ca.pem)".to_owned(),
+        })?;
+        options.set_transport(tls_transport(ca_file)?);
+    }
     let secret = settings
         .device_secret
         .as_ref()
@@ -256,31 +229,6 @@ async fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn broker_urls() {
-        assert_eq!(
-            parse_broker_url("mqtt://127.0.0.1:1883").expect("ok"),
-            ("127.0.0.1".into(), 1883)
-        );
-        assert_eq!(
-            parse_broker_url("mqtt://hub.local").expect("ok"),
-            ("hub.local".into(), 1883)
-        );
-        assert_eq!(
-            parse_broker_url("mqtt://[::1]:1884/").expect("ok"),
-            ("::1".into(), 1884)
-        );
-        for bad in [
-            "http://x",
-            "mqtt://",
-            "mqtt://h:port",
-            "mqtts://h:8883",
-            "mqtt://u@h",
-        ] {
-            assert!(parse_broker_url(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn disk_free_of_the_temp_dir() {

@@ -319,6 +319,7 @@ fn check_frame(payload: &[u8]) -> FrameHeader {
 fn settings(broker_port: u16, spool: &Path) -> AgentSettings {
     AgentSettings {
         broker_url: format!("mqtt://127.0.0.1:{broker_port}"),
+        ca_file: None,
         device_id: DEVICE.into(),
         device_secret: Some(SecretString::from(SECRET)),
         classroom_id: CLASSROOM.into(),

@@ -192,8 +192,8 @@ impl AccountApi {
     /// Signs in: answers an access and a refresh token.
     #[oai(path = "/auth/login", method = "post")]
     ///
-    /// After 5 failed sign-ins within 5 minutes for a username, or from one client address,
-    /// further attempts answer 429 with `Retry-After` (1 minute, doubling while attempts
+    /// More than 5 failed sign-ins within 5 minutes for a username, or from one client address,
+    /// start a lockout: further attempts answer 429 with `Retry-After` (1 minute, doubling while attempts
     /// continue, up to 15 minutes).
     async fn login(
         &self,

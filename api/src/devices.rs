@@ -284,11 +284,10 @@ impl DevicesApi {
     ) -> ApiResult<Json<DeviceOut>> {
         auth.0.require_staff()?;
         let device = self.find(&id.0).await?;
-        let what = match Uuid::parse_str(&id.0) {
-            Ok(uuid) => format!("device {uuid}"),
-            Err(_) => format!("device `{}`", id.0),
-        };
-        auth.0.require_classroom(&device.classroom_id, &what)?;
+        // Worded as the store's own miss for an unknown key (a record id that does not
+        // exist falls back to the device-id lookup), so the two cannot be told apart.
+        auth.0
+            .require_classroom(&device.classroom_id, &format!("device `{}`", id.0))?;
         Ok(Json(device.into()))
     }
 

@@ -1,10 +1,19 @@
-//! Request body limit: refuses bodies larger than `max_upload_bytes` with 413 before they are
-//! buffered (by `Content-Length` when announced, else while reading).
+//! Request body limit: refuses bodies larger than `max_upload_bytes` with 413 — at once when
+//! `Content-Length` announces one, else as soon as the reader of the body passes the limit.
+//! Nothing is buffered here: the body streams to the handler, which reads it only after the
+//! request is authenticated (poem-openapi extracts the security scheme before the body), so an
+//! unauthenticated client announcing a large upload gets its 401 without sending it.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 use poem::http::StatusCode;
 use poem::http::header::CONTENT_LENGTH;
-use poem::{Endpoint, IntoResponse, Request, Response};
-use tokio::io::AsyncReadExt;
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
+use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::error::problem_response;
 
@@ -28,6 +37,40 @@ fn too_large(max: u64) -> Response {
     )
 }
 
+/// A body reader that fails once more than `left` bytes come through, and says so in
+/// `exceeded` (the handler's own error is then replaced by a 413).
+struct Limited<R> {
+    inner: R,
+    left: u64,
+    exceeded: Arc<AtomicBool>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Limited<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let read = (buf.filled().len() - before) as u64;
+                if read > this.left {
+                    this.exceeded.store(true, Ordering::Relaxed);
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "request body too large",
+                    )));
+                }
+                this.left -= read;
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
 impl<E: Endpoint> Endpoint for BodyLimit<E> {
     type Output = Response;
 
@@ -39,7 +82,6 @@ impl<E: Endpoint> Endpoint for BodyLimit<E> {
                 .and_then(|v| v.trim().parse::<u64>().ok())
             {
                 Some(length) if length > self.max => return Ok(too_large(self.max)),
-                Some(0) => return self.inner.call(req).await.map(IntoResponse::into_response),
                 Some(_) => {}
                 None => {
                     return Ok(problem_response(
@@ -50,24 +92,17 @@ impl<E: Endpoint> Endpoint for BodyLimit<E> {
                 }
             }
         }
+        let exceeded = Arc::new(AtomicBool::new(false));
         let body = req.take_body();
-        let mut buffer = Vec::new();
-        let read = body
-            .into_async_read()
-            .take(self.max.saturating_add(1))
-            .read_to_end(&mut buffer)
-            .await;
-        if let Err(error) = read {
-            return Ok(problem_response(
-                StatusCode::BAD_REQUEST,
-                "bad-request",
-                format!("cannot read the request body: {error}"),
-            ));
-        }
-        if buffer.len() as u64 > self.max {
+        req.set_body(Body::from_async_read(Limited {
+            inner: body.into_async_read(),
+            left: self.max,
+            exceeded: Arc::clone(&exceeded),
+        }));
+        let result = self.inner.call(req).await;
+        if exceeded.load(Ordering::Relaxed) {
             return Ok(too_large(self.max));
         }
-        req.set_body(buffer);
-        self.inner.call(req).await.map(IntoResponse::into_response)
+        result.map(IntoResponse::into_response)
     }
 }

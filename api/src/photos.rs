@@ -105,6 +105,23 @@ pub async fn single_face(
     })
 }
 
+/// How a stored photo path is shown to clients: a path relative to the data dir as is; any
+/// other (an absolute path or one with `..`, as bulk enrollment records the folder it read)
+/// only by its file name, so no response reveals the server's directory layout.
+pub fn shown_path(stored: &str) -> String {
+    let path = Path::new(stored);
+    let relative = path
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if relative {
+        stored.to_owned()
+    } else {
+        path.file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
 /// Joins a stored relative path to `base`, refusing absolute paths and `..`.
 pub fn resolve_under(base: &Path, relative: &str) -> Option<PathBuf> {
     let relative = Path::new(relative);
@@ -115,5 +132,17 @@ pub fn resolve_under(base: &Path, relative: &str) -> Option<PathBuf> {
         Some(base.join(relative))
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_paths_never_reveal_server_directories() {
+        assert_eq!(shown_path("photos/S1/a.jpg"), "photos/S1/a.jpg");
+        assert_eq!(shown_path("/srv/school/enroll/S1/a.jpg"), "a.jpg");
+        assert_eq!(shown_path("../../etc/passwd"), "passwd");
     }
 }

@@ -122,7 +122,8 @@ pub struct FaceOut {
     pub id: Uuid,
     /// The student.
     pub student_id: Uuid,
-    /// Where the enrollment photo was stored (relative to the data dir) or came from.
+    /// Where the enrollment photo was stored (relative to the data dir), or the file name it
+    /// was enrolled from.
     #[oai(nullable)]
     pub source_path: Option<String>,
     /// When it was enrolled.
@@ -192,7 +193,7 @@ impl StudentsApi {
                 .map(|f| FaceOut {
                     id: f.id,
                     student_id: f.student_id,
-                    source_path: f.source_path,
+                    source_path: f.source_path.as_deref().map(photos::shown_path),
                     created_at: f.created_at,
                 })
                 .collect(),

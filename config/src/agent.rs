@@ -61,8 +61,12 @@ impl serde::Serialize for Resolution {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct AgentSettings {
-    /// The hub's broker: `mqtt://host:port` (or `mqtts://`).
+    /// The hub's broker: `mqtts://host[:8883]` (TLS, with `ca_file`) or `mqtt://host[:1883]`.
     pub broker_url: String,
+    /// PEM file of the CA that signed the hub's certificate (`ca.pem` from `cavs-hub cert`):
+    /// the only authority trusted for `mqtts://` (pinned; the system's roots are not used).
+    #[serde(deserialize_with = "lenient::path")]
+    pub ca_file: Option<PathBuf>,
     /// This device's id (MQTT client id and username), issued by an admin.
     #[serde(deserialize_with = "lenient::text")]
     pub device_id: String,
@@ -101,6 +105,7 @@ impl Default for AgentSettings {
     fn default() -> Self {
         AgentSettings {
             broker_url: "mqtt://127.0.0.1:1883".into(),
+            ca_file: None,
             device_id: String::new(),
             device_secret: None,
             classroom_id: String::new(),
@@ -134,6 +139,7 @@ fn valid_topic_level(id: &str) -> bool {
 impl Settings for AgentSettings {
     const KEYS: &'static [&'static str] = &[
         "broker_url",
+        "ca_file",
         "device_id",
         "device_secret",
         "classroom_id",
@@ -176,6 +182,13 @@ impl Settings for AgentSettings {
                 "broker_url",
                 self.broker_url.clone(),
                 "expected mqtt://HOST:PORT or mqtts://HOST:PORT",
+            ));
+        }
+        if self.broker_url.starts_with("mqtts://") && self.ca_file.is_none() {
+            return Err(invalid(
+                "ca_file",
+                String::new(),
+                "required for mqtts://: the PEM file of the CA that signed the hub's certificate (ca.pem from `cavs-hub cert`)",
             ));
         }
         let known_source = ["v4l2:", "dir:", "file:"]

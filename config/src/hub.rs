@@ -46,8 +46,20 @@ pub struct HubSettings {
     pub database_url: Option<String>,
     /// REST API listen address.
     pub http_addr: SocketAddr,
-    /// Embedded MQTT broker listen address.
+    /// Embedded MQTT broker listen address (plaintext).
     pub mqtt_addr: SocketAddr,
+    /// MQTT over TLS listen address, served when `tls_cert_file` and `tls_key_file` are set.
+    pub mqtts_addr: SocketAddr,
+    /// HTTPS listen address of the REST API, served when the TLS files are set.
+    pub https_addr: SocketAddr,
+    /// PEM file with the server certificate (and its chain), e.g. from `cavs-hub cert`.
+    #[serde(deserialize_with = "lenient::path")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM file with the server certificate's private key.
+    #[serde(deserialize_with = "lenient::path")]
+    pub tls_key_file: Option<PathBuf>,
+    /// Allow the plaintext listeners (`http_addr`, `mqtt_addr`) on a non-loopback address.
+    pub allow_plaintext: bool,
     /// JWT signing key; unset means one is generated once and kept in the data dir.
     #[serde(deserialize_with = "lenient::secret")]
     pub secret_key: Option<SecretString>,
@@ -103,6 +115,11 @@ impl Default for HubSettings {
             database_url: None,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
             mqtt_addr: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            mqtts_addr: SocketAddr::from(([127, 0, 0, 1], 8883)),
+            https_addr: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls_cert_file: None,
+            tls_key_file: None,
+            allow_plaintext: false,
             secret_key: None,
             jwt_access_minutes: 60,
             jwt_refresh_minutes: 7 * 24 * 60,
@@ -143,6 +160,14 @@ impl HubSettings {
         }
     }
 
+    /// The certificate and key files when TLS is configured (both set).
+    pub fn tls_files(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+            _ => None,
+        }
+    }
+
     /// Recognition workers in effect (resolves 0 to the number of CPU cores).
     pub fn recognizer_workers(&self) -> usize {
         match self.recognizer_workers {
@@ -158,6 +183,11 @@ impl Settings for HubSettings {
         "database_url",
         "http_addr",
         "mqtt_addr",
+        "mqtts_addr",
+        "https_addr",
+        "tls_cert_file",
+        "tls_key_file",
+        "allow_plaintext",
         "secret_key",
         "jwt_access_minutes",
         "jwt_refresh_minutes",
@@ -214,6 +244,7 @@ impl Settings for HubSettings {
                 "must not exceed threshold_high",
             ));
         }
+        crate::listeners::check(self)?;
         if let Some(key) = &self.secret_key {
             use secrecy::ExposeSecret;
             let len = key.expose_secret().len();

@@ -51,6 +51,12 @@ pub fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D
     Ok((!raw.is_empty()).then(|| SecretString::from(raw)))
 }
 
+/// An optional path: unset or empty means none.
+pub fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::path::PathBuf>, D::Error> {
+    let raw = text(d)?;
+    Ok((!raw.trim().is_empty()).then(|| std::path::PathBuf::from(raw.trim())))
+}
+
 /// A list given either as a TOML array or as one comma-separated string (`"a, b"`).
 pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     struct ListVisitor;

@@ -18,6 +18,7 @@ mod error;
 mod hub;
 mod layers;
 mod lenient;
+mod listeners;
 
 pub use agent::{AgentSettings, Resolution, is_valid_id};
 pub use error::ConfigError;

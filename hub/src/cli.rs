@@ -40,6 +40,17 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Write a development CA (`ca.pem`) and a server certificate for the hub (`server.pem`,
+    /// `server.key`) into DIR; set `tls_cert_file`/`tls_key_file` to the server files and give
+    /// `ca.pem` to agents (`ca_file`) and clients.
+    Cert {
+        /// Directory to write the three files into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// DNS name or IP address clients reach the hub at (repeat for several).
+        #[arg(long = "host", value_name = "NAME", required = true)]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,9 +93,14 @@ fn load_settings(file: Option<PathBuf>) -> anyhow::Result<HubSettings> {
 
 /// Runs the chosen command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Certificates need no settings (they are made before TLS is configured).
+    if let Some(Command::Cert { out, hosts }) = &cli.command {
+        return write_certificates(out, hosts);
+    }
     let settings = load_settings(cli.config)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
+        Command::Cert { out, hosts } => write_certificates(&out, &hosts),
         Command::Migrate => {
             let store = cavs_hub::open_store(&settings).await?;
             let version = store.migrate().await?;
@@ -147,6 +163,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `cavs-hub cert`: generates and writes the development CA and server certificate.
+fn write_certificates(out: &std::path::Path, hosts: &[String]) -> anyhow::Result<()> {
+    let certs = cavs_hub::cert::generate(hosts)?;
+    let written = cavs_hub::cert::write(out, &certs)?;
+    println!(
+        "wrote {} (give it to agents and clients), {} and {} (set tls_cert_file and tls_key_file) for {}",
+        written.ca.display(),
+        written.server_cert.display(),
+        written.server_key.display(),
+        hosts.join(", ")
+    );
+    Ok(())
 }
 
 async fn serve(settings: HubSettings) -> anyhow::Result<()> {

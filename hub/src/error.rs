@@ -17,6 +17,9 @@ pub enum HubError {
     /// The JWT key could not be loaded.
     #[error(transparent)]
     Secret(#[from] crate::secret::SecretError),
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The MQTT broker could not start.
     #[error("MQTT broker: {0}")]
     Broker(#[from] crate::broker::BrokerError),

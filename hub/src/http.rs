@@ -8,34 +8,70 @@ use cavs_api::ApiState;
 use poem::{IntoResponse, Route};
 
 use crate::pipeline::metrics::Metrics;
-use poem::listener::{Acceptor, Listener, TcpListener};
+use crate::tls::TlsFiles;
+use poem::listener::{Acceptor, Listener, RustlsCertificate, RustlsConfig, TcpListener};
 use tokio::sync::oneshot;
 
 use crate::{HTTP_GRACE, HubError};
+
+/// The running HTTP server.
+pub(crate) struct Served {
+    /// Where plain HTTP is served (the real port when 0 was asked for).
+    pub http_addr: SocketAddr,
+    /// Where HTTPS is served, when TLS is configured.
+    pub https_addr: Option<SocketAddr>,
+    /// Fire to stop gracefully.
+    pub stop: oneshot::Sender<()>,
+    /// Ends when the server has stopped.
+    pub done: tokio::task::JoinHandle<()>,
+}
 
 /// A connection with no bytes moving for this long is closed (idle keep-alives and clients
 /// that open connections and go silent, holding a slot each).
 const HTTP_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Binds `addr`, serves the API until the returned sender fires, and reports the bound address.
+/// Binds `addr` (and, with `https`, its address with TLS), serves the API until the returned
+/// sender fires, and reports the bound addresses.
 pub(crate) async fn serve(
     addr: SocketAddr,
+    https: Option<(SocketAddr, TlsFiles)>,
     state: ApiState,
     metrics: Arc<Metrics>,
-) -> Result<(SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>), HubError> {
-    let acceptor = TcpListener::bind(addr)
+) -> Result<Served, HubError> {
+    let plain = TcpListener::bind(addr);
+    let with_tls = https.is_some();
+    let listener = match https {
+        None => plain.boxed(),
+        Some((https_addr, files)) => {
+            let certificate = RustlsCertificate::new()
+                .cert(files.cert_pem)
+                .key(files.key_pem);
+            plain
+                .combine(
+                    TcpListener::bind(https_addr).rustls(RustlsConfig::new().fallback(certificate)),
+                )
+                .boxed()
+        }
+    };
+    let acceptor = listener
         .into_acceptor()
         .await
         .map_err(|source| HubError::Http { addr, source })?;
-    let bound = acceptor
+    let bound: Vec<SocketAddr> = acceptor
         .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .unwrap_or(addr);
+        .iter()
+        .filter_map(|a| a.as_socket_addr().copied())
+        .collect();
+    let http_addr = bound.first().copied().unwrap_or(addr);
+    let https_addr = if with_tls {
+        bound.get(1).copied()
+    } else {
+        None
+    };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    // On a loopback listener only this machine can reach `/metrics` (the usual Prometheus
-    // set-up); on any other address it needs an admin's access token.
-    let protected = !bound.ip().is_loopback();
+    // On loopback listeners only this machine can reach `/metrics` (the usual Prometheus
+    // set-up); when either listener faces the network it needs an admin's access token.
+    let protected = bound.iter().any(|a| !a.ip().is_loopback());
     let metrics_state = state.clone();
     let app = Route::new()
         .at(
@@ -70,5 +106,10 @@ pub(crate) async fn serve(
             tracing::error!(%error, "HTTP server failed");
         }
     });
-    Ok((bound, stop_tx, done))
+    Ok(Served {
+        http_addr,
+        https_addr,
+        stop: stop_tx,
+        done,
+    })
 }

@@ -3,11 +3,13 @@
 //! hub in-process with the same function.
 
 pub mod broker;
+pub mod cert;
 pub mod enroll;
 mod error;
 mod http;
 pub mod pipeline;
 pub mod secret;
+pub mod tls;
 
 pub use error::HubError;
 
@@ -33,6 +35,11 @@ pub struct RunningHub {
     pub http_addr: SocketAddr,
     /// Address of the embedded MQTT broker.
     pub mqtt_addr: SocketAddr,
+    /// Address of the broker's TLS listener, when TLS is configured.
+    pub mqtts_addr: Option<SocketAddr>,
+    /// Address the REST API serves HTTPS on (the real port when 0 was configured), when TLS
+    /// is configured.
+    pub https_addr: Option<SocketAddr>,
     /// The store, for tests and admin commands.
     pub store: Store,
     /// The recognition pipeline (the API's `Pipeline` implementation).
@@ -69,8 +76,12 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     let store = open_store(&settings).await?;
     let secret_key = secret::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
 
+    let tls = match settings.tls_files() {
+        Some((cert, key)) => Some(tls::TlsFiles::load(cert, key)?),
+        None => None,
+    };
     let auth = broker::BrokerAuth::new(store.clone(), tokio::runtime::Handle::current());
-    let broker = broker::start(&settings, auth)?;
+    let broker = broker::start(&settings, auth, tls.as_ref())?;
     let pipeline = pipeline::HubPipeline::start(&settings, store.clone(), broker).await?;
     let metrics = Arc::clone(&pipeline.parts().metrics);
 
@@ -87,10 +98,20 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
         }),
     };
     spawn_token_purge(store.clone());
-    let (http_addr, stop_http, http_done) = http::serve(settings.http_addr, state, metrics).await?;
-    tracing::info!(%http_addr, mqtt_addr = %settings.mqtt_addr, "hub ready");
+    let https = tls.map(|files| (settings.https_addr, files));
+    let served = http::serve(settings.http_addr, https, state, metrics).await?;
+    let mqtts_addr = served.https_addr.map(|_| settings.mqtts_addr);
+    tracing::info!(http_addr = %served.http_addr, https_addr = ?served.https_addr, mqtt_addr = %settings.mqtt_addr, ?mqtts_addr, "hub ready");
+    let (http_addr, https_addr, stop_http, http_done) = (
+        served.http_addr,
+        served.https_addr,
+        served.stop,
+        served.done,
+    );
     Ok(RunningHub {
         http_addr,
+        https_addr,
+        mqtts_addr,
         mqtt_addr: settings.mqtt_addr,
         store,
         pipeline,

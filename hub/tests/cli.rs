@@ -89,11 +89,78 @@ fn malformed_env_value_fails_with_the_setting_named() {
 }
 
 #[test]
+fn exposed_plaintext_listeners_and_half_a_tls_setup_refuse_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (key, value, named) in [
+        ("CAVS_HTTP_ADDR", "0.0.0.0:8000", "http_addr"),
+        ("CAVS_MQTT_ADDR", "0.0.0.0:1883", "mqtt_addr"),
+        ("CAVS_TLS_CERT_FILE", "server.pem", "tls_key_file"),
+    ] {
+        let out = hub(dir.path())
+            .env(key, value)
+            .arg("migrate")
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{key}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{key}: {stderr}");
+    }
+    // Explicitly allowed, the exposed listener is accepted (migrate then runs).
+    let out = hub(dir.path())
+        .env("CAVS_HTTP_ADDR", "0.0.0.0:8000")
+        .env("CAVS_ALLOW_PLAINTEXT", "true")
+        .env("CAVS_DATA_DIR", dir.path().join("data"))
+        .arg("migrate")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn cert_writes_a_ca_and_a_server_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("tls");
+    let out = hub(dir.path())
+        .args(["cert", "--out"])
+        .arg(&out_dir)
+        .args(["--host", "hub.school.lan", "--host", "192.168.1.10"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    for file in ["ca.pem", "server.pem", "server.key"] {
+        let text = std::fs::read_to_string(out_dir.join(file)).expect(file);
+        assert!(text.starts_with("-----BEGIN "), "{file}: {text}");
+    }
+    // A host is required.
+    let out = hub(dir.path())
+        .args(["cert", "--out"])
+        .arg(&out_dir)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // The server files start a TLS hub; a missing key file is named.
+    let out = hub(dir.path())
+        .env("CAVS_TLS_CERT_FILE", out_dir.join("server.pem"))
+        .env("CAVS_TLS_KEY_FILE", out_dir.join("missing.key"))
+        .env("CAVS_DATA_DIR", dir.path().join("data"))
+        .env("CAVS_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("CAVS_MQTT_ADDR", format!("127.0.0.1:{}", free_port()))
+        .arg("serve")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing.key"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn migrate_and_user_create_work_on_an_on_disk_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = hub(dir.path()).arg("migrate").output().expect("runs");
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 1"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 2"));
 
     let create = |name: &str| {
         let mut child = hub(dir.path())

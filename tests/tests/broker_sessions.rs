@@ -216,3 +216,27 @@ async fn deactivating_a_device_ends_its_session() {
     assert!(!connack(&mut again_loop).await);
     hub.hub.shutdown().await;
 }
+
+#[actix::test]
+async fn many_failed_connects_from_one_address_lock_that_address_out() {
+    let hub = hub().await;
+    // Different usernames each time: only the per-address limit can catch this.
+    let mut refused = 0;
+    for n in 0..51 {
+        let name = format!("guess-{n}");
+        if connect(&hub, &format!("user:{name}"), &name, "wrong")
+            .await
+            .is_none()
+        {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 51);
+    // Now even a device with its right secret is refused from this address.
+    let (_camera, mut camera_loop) = device_client(&hub, "cam-1", SECRET);
+    assert!(
+        !connack(&mut camera_loop).await,
+        "the address must be locked out after 51 failures"
+    );
+    hub.hub.shutdown().await;
+}

@@ -197,3 +197,21 @@ async fn cors_allows_only_configured_origins() {
     error.assert_problem(401, "unauthorized");
     assert!(error.headers.get("access-control-allow-origin").is_some());
 }
+
+#[tokio::test]
+async fn a_streamed_body_past_the_limit_is_413_without_content_length() {
+    let env = Env::new().await;
+    let oversized = vec![b' '; crate::common::MAX_UPLOAD as usize + 1];
+    let answer = read(
+        env.client
+            .post("/api/students")
+            .header("authorization", format!("Bearer {}", env.admin))
+            .content_type("application/json")
+            .body(poem::Body::from_async_read(std::io::Cursor::new(oversized)))
+            .send()
+            .await,
+    )
+    .await;
+    // A body of unknown length (no Content-Length) is cut off by the reader, not buffered.
+    answer.assert_problem(413, "payload-too-large");
+}

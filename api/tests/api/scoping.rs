@@ -160,7 +160,17 @@ async fn another_classrooms_device_is_not_found() {
         .to_owned();
     let by_id = env.get(&format!("/api/devices/{uuid}"), &alice).await;
     by_id.assert_problem(404, "not-found");
-    assert_eq!(by_id.json["detail"], format!("device {uuid} not found"));
+    // Exactly the answer for a record id that does not exist.
+    let unknown = Uuid::now_v7();
+    let missing = env.get(&format!("/api/devices/{unknown}"), &alice).await;
+    missing.assert_problem(404, "not-found");
+    assert_eq!(
+        by_id.json["detail"],
+        missing.json["detail"]
+            .as_str()
+            .expect("detail")
+            .replace(&unknown.to_string(), &uuid)
+    );
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ pub struct BrokerAuth {
     store: Store,
     runtime: tokio::runtime::Handle,
     identities: Identities,
-    /// Failed CONNECTs by username (rumqttd does not pass the client address to the handler).
+    /// Failed CONNECTs by username and by client address.
     guard: Arc<LoginGuard>,
 }
 
@@ -40,8 +40,15 @@ impl BrokerAuth {
         self.identities.clone()
     }
 
-    /// True when the client may connect.
-    pub async fn check(&self, client_id: String, username: String, password: String) -> bool {
+    /// True when the client (connecting from `peer`, when known) may connect.
+    pub async fn check(
+        &self,
+        client_id: String,
+        username: String,
+        password: String,
+        peer: Option<std::net::IpAddr>,
+    ) -> bool {
+        let address = peer.map(|ip| ip.to_string());
         if is_reserved_client_id(&client_id) {
             tracing::warn!(
                 client_id,
@@ -50,10 +57,14 @@ impl BrokerAuth {
             );
             return false;
         }
-        if let Err(retry_after) = self.guard.check(&username, None, Instant::now()) {
+        if let Err(retry_after) = self
+            .guard
+            .check(&username, address.as_deref(), Instant::now())
+        {
             tracing::warn!(
                 client_id,
                 username,
+                address,
                 retry_after_secs = retry_after.as_secs(),
                 "MQTT connect refused: too many failed attempts"
             );
@@ -72,7 +83,7 @@ impl BrokerAuth {
                 true
             }
             _ => {
-                self.guard.failed(&name, None, Instant::now());
+                self.guard.failed(&name, address.as_deref(), Instant::now());
                 false
             }
         }

@@ -14,7 +14,9 @@ pub use publisher::Publisher;
 use std::collections::HashMap;
 
 use cavs_config::HubSettings;
-use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings, TlsConfig};
+
+use crate::tls::TlsFiles;
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +34,11 @@ const SEGMENT_BYTES: usize = 1024 * 1024;
 /// Segments kept per topic: together with [`SEGMENT_BYTES`] this bounds memory per topic.
 const SEGMENT_COUNT: usize = 4;
 
-/// rumqttd configuration for the hub: one MQTT 3.1.1 listener on `mqtt_addr`, no console,
-/// no metrics listener, payloads up to `mqtt_max_payload_bytes`, `auth` deciding who connects
-/// and the topic ACL ([`acl`]) deciding what each client may publish and subscribe to.
-pub fn broker_config(settings: &HubSettings, auth: BrokerAuth) -> Config {
+/// rumqttd configuration for the hub: an MQTT 3.1.1 listener on `mqtt_addr` and, with `tls`,
+/// one with TLS on `mqtts_addr`; no console, no metrics listener, payloads up to
+/// `mqtt_max_payload_bytes`, `auth` deciding who connects and the topic ACL ([`acl`]) deciding
+/// what each client may publish and subscribe to (on both listeners alike).
+pub fn broker_config(settings: &HubSettings, auth: BrokerAuth, tls: Option<&TlsFiles>) -> Config {
     let mut connections = ConnectionSettings {
         connection_timeout_ms: 10_000,
         max_payload_size: settings.mqtt_max_payload_bytes,
@@ -50,16 +53,37 @@ pub fn broker_config(settings: &HubSettings, auth: BrokerAuth) -> Config {
         identities.allows(client_id, username, action)
     });
     connections.set_auth_handler(move |client_id, username, password| {
+        let peer = rumqttd::connecting_peer().map(|addr| addr.ip());
         let auth = auth.clone();
-        async move { auth.check(client_id, username, password).await }
+        async move { auth.check(client_id, username, password, peer).await }
     });
-    let server = ServerSettings {
-        name: "cavs-mqtt-v4".into(),
-        listen: settings.mqtt_addr,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections,
-    };
+    let mut servers = HashMap::from([(
+        "cavs".to_owned(),
+        ServerSettings {
+            name: "cavs-mqtt-v4".into(),
+            listen: settings.mqtt_addr,
+            tls: None,
+            next_connection_delay_ms: 1,
+            connections: connections.clone(),
+        },
+    )]);
+    if let Some(files) = tls {
+        servers.insert(
+            "cavs-tls".to_owned(),
+            ServerSettings {
+                name: "cavs-mqtts-v4".into(),
+                listen: settings.mqtts_addr,
+                tls: Some(TlsConfig::Rustls {
+                    // No client certificates: devices and people log in with passwords.
+                    capath: None,
+                    certpath: files.cert_path.display().to_string(),
+                    keypath: files.key_path.display().to_string(),
+                }),
+                next_connection_delay_ms: 1,
+                connections,
+            },
+        );
+    }
     Config {
         id: 0,
         router: RouterConfig {
@@ -71,7 +95,7 @@ pub fn broker_config(settings: &HubSettings, auth: BrokerAuth) -> Config {
             initialized_filters: None,
             shared_subscriptions_strategy: Default::default(),
         },
-        v4: Some(HashMap::from([("cavs".to_owned(), server)])),
+        v4: Some(servers),
         v5: None,
         ws: None,
         cluster: None,
@@ -93,9 +117,13 @@ pub struct RunningBroker {
 }
 
 /// Builds the broker, opens its local links and starts it on a dedicated thread.
-pub fn start(settings: &HubSettings, auth: BrokerAuth) -> Result<RunningBroker, BrokerError> {
+pub fn start(
+    settings: &HubSettings,
+    auth: BrokerAuth,
+    tls: Option<&TlsFiles>,
+) -> Result<RunningBroker, BrokerError> {
     let identities = auth.identities();
-    let mut broker = Broker::new(broker_config(settings, auth));
+    let mut broker = Broker::new(broker_config(settings, auth, tls));
     let link = |name: &str| {
         broker
             .link(name)

@@ -36,18 +36,23 @@ impl StoreError {
 
     /// Classifies a driver error: unique-index violations become [`StoreError::Conflict`],
     /// schema assertion and type failures [`StoreError::Invalid`], the rest
-    /// [`StoreError::Storage`].
+    /// [`StoreError::Storage`]. Conflicts and invalid data carry a plain sentence (they reach
+    /// API clients); the driver's own message, which names tables, fields and record ids, only
+    /// goes to the log. `Storage` keeps it: it is never shown to clients (a 500 says no more
+    /// than "internal server error") and repositories match their THROWs in it.
     pub(crate) fn storage(error: surrealdb::Error) -> Self {
         let message = error.to_string();
         let lower = message.to_ascii_lowercase();
         if lower.contains("already contains") || lower.contains("already exists") {
-            StoreError::Conflict(message)
+            tracing::debug!(%message, "unique index violated");
+            StoreError::Conflict("a record with the same unique value already exists".to_owned())
         } else if lower.contains("couldn't coerce")
             || lower.contains("expected a")
             || lower.contains("assert")
             || lower.contains("but found")
         {
-            StoreError::Invalid(message)
+            tracing::warn!(%message, "the database refused a value");
+            StoreError::Invalid("a value does not fit the stored schema".to_owned())
         } else {
             StoreError::Storage(message)
         }

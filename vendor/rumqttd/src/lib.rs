@@ -64,6 +64,18 @@ pub enum Action<'a> {
     Remain,
 }
 
+tokio::task_local! {
+    /// The remote address of the connection whose task this is.
+    pub(crate) static PEER_ADDR: std::net::SocketAddr;
+}
+
+/// The remote address of the connection being authenticated: call it from the authentication
+/// handler (`ConnectionSettings::set_auth_handler`) before its future is returned, e.g. to
+/// throttle failed logins per client address. `None` outside a remote connection's task.
+pub fn connecting_peer() -> Option<std::net::SocketAddr> {
+    PEER_ADDR.try_with(|addr| *addr).ok()
+}
+
 /// Decides whether the client (client id, username as authenticated at CONNECT) may do the
 /// action. Called on the connection's task for every publish, subscribe filter and last
 /// will, so it must be quick and must not block.

@@ -257,4 +257,17 @@ mod tests {
         };
         assert!(!other.may_remain());
     }
+
+    #[test]
+    fn the_connecting_peer_is_known_inside_its_connection_task_only() {
+        let addr: std::net::SocketAddr = "192.0.2.7:50123".parse().expect("addr");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let inside = runtime.block_on(crate::PEER_ADDR.scope(addr, async {
+            crate::connecting_peer()
+        }));
+        assert_eq!(inside, Some(addr));
+        assert_eq!(crate::connecting_peer(), None);
+    }
 }

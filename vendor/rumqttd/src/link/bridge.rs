@@ -211,7 +211,11 @@ pub async fn tls_connect<P: AsRef<Path>>(
         return Err(BridgeError::NoValidCertInChain);
     }
 
-    let config = ClientConfig::builder().with_root_certificates(root_cert_store);
+    // CAVS patch: ring as the provider (see server/tls.rs).
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(root_cert_store);
 
     let config = if let Some(ClientAuth {
         certs: certs_path,

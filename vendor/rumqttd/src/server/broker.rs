@@ -365,20 +365,6 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
         }
     }
 
-    // Depending on TLS or not create a new Network
-    async fn tls_accept(&self, stream: TcpStream) -> Result<(Box<dyn N>, Option<String>), Error> {
-        #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
-        match &self.config.tls {
-            Some(c) => {
-                let (tenant_id, network) = TLSAcceptor::new(c)?.accept(stream).await?;
-                Ok((network, tenant_id))
-            }
-            None => Ok((Box::new(stream), None)),
-        }
-        #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
-        Ok((Box::new(stream), None))
-    }
-
     pub async fn start(&mut self, link_type: LinkType) -> Result<(), Error> {
         let listener = TcpListener::bind(&self.config.listen).await?;
         let delay = Duration::from_millis(self.config.next_connection_delay_ms);
@@ -400,26 +386,24 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                 }
             };
 
-            let (network, tenant_id) = match self.tls_accept(stream).await {
-                Ok(o) => o,
-                Err(e) => {
-                    error!(error=?e, "Tls accept error");
-                    continue;
-                }
-            };
-
-            info!(
-                name=?self.config.name, ?addr, count, tenant=?tenant_id, "accept"
-            );
-
             let config = config.clone();
             let router_tx = self.router_tx.clone();
             count += 1;
 
             let protocol = self.protocol.clone();
+            let tls = self.config.tls.clone();
+            let handshake = Duration::from_millis(config.connection_timeout_ms.into());
+            let will_handlers = self.awaiting_will_handler.clone();
             match link_type {
                 #[cfg(feature = "websocket")]
                 LinkType::Websocket => {
+                    let (network, tenant_id) = match tls_accept(tls, stream).await {
+                        Ok(o) => o,
+                        Err(e) => {
+                            error!(error=?e, "Tls accept error");
+                            continue;
+                        }
+                    };
                     let stream = match accept_hdr_async(network, WSCallback).await {
                         Ok(s) => Box::new(WsStream::new(s)),
                         Err(e) => {
@@ -434,7 +418,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                             router_tx,
                             stream,
                             protocol,
-                            self.awaiting_will_handler.clone(),
+                            will_handlers,
                         )
                         .instrument(tracing::info_span!(
                             "websocket_link",
@@ -443,26 +427,57 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                         )),
                     )
                 }
-                LinkType::Remote => task::spawn(
-                    remote(
-                        config,
-                        tenant_id.clone(),
-                        router_tx,
-                        network,
-                        protocol,
-                        self.awaiting_will_handler.clone(),
-                    )
-                    .instrument(tracing::error_span!(
-                        "remote_link",
-                        ?tenant_id,
-                        client_id = field::Empty,
-                        connection_id = field::Empty,
-                    )),
-                ),
+                // CAVS patch: the TLS handshake runs on the connection's task, bounded by the
+                // connection timeout.
+                LinkType::Remote => task::spawn(crate::PEER_ADDR.scope(addr, async move {
+                    let (network, tenant_id) =
+                        match time::timeout(handshake, tls_accept(tls, stream)).await {
+                            Ok(Ok(o)) => o,
+                            Ok(Err(e)) => {
+                                error!(error=?e, ?addr, "Tls accept error");
+                                return;
+                            }
+                            Err(_) => {
+                                warn!(?addr, "Tls handshake timed out");
+                                return;
+                            }
+                        };
+                    info!(?addr, count, tenant=?tenant_id, "accept");
+                    remote(config, tenant_id.clone(), router_tx, network, protocol, will_handlers)
+                        .instrument(tracing::error_span!(
+                            "remote_link",
+                            ?tenant_id,
+                            client_id = field::Empty,
+                            connection_id = field::Empty,
+                        ))
+                        .await
+                })),
             };
 
             time::sleep(delay).await;
         }
+    }
+}
+
+// CAVS patch: the TLS handshake as a free function, so that it runs on the connection's own
+// task (upstream ran it inline in the accept loop: one client that opened a TCP connection and
+// never spoke TLS stopped the listener from accepting anyone else).
+async fn tls_accept(
+    tls: Option<crate::TlsConfig>,
+    stream: TcpStream,
+) -> Result<(Box<dyn N>, Option<String>), Error> {
+    #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+    match &tls {
+        Some(c) => {
+            let (tenant_id, network) = TLSAcceptor::new(c)?.accept(stream).await?;
+            Ok((network, tenant_id))
+        }
+        None => Ok((Box::new(stream), None)),
+    }
+    #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
+    {
+        let _ = tls;
+        Ok((Box::new(stream), None))
     }
 }
 
