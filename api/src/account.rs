@@ -1,142 +1,27 @@
-//! `/api/auth/...`: login, refresh (rotating, single-use refresh tokens), register (admins
-//! create users) and me.
+//! `/api/auth/...`: login, refresh (rotating, single-use refresh tokens in chains), register
+//! (admins create users), me, and one's own password change.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
 use std::time::Instant;
 
 use cavs_models::store::{StoreError, TokenUse};
 use cavs_models::throttle::LoginGuard;
-use cavs_models::{Actor, NewAudit, NewUser, Role, User};
+use cavs_models::{Actor, NewAudit, NewUser, User};
 use poem::web::RemoteAddr;
 
 use crate::ApiState;
+use crate::account_types::{
+    LoginRequest, PasswordChange, RefreshRequest, RegisterRequest, TokenPair, UserOut,
+};
 use crate::auth::{BearerAuth, issued_before_password_change};
 use crate::error::{ApiError, ApiResult};
 use crate::jwt::{TokenError, TokenService, TokenType};
 use crate::tags::ApiTags;
 use crate::text::Text;
-
-/// A role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum RoleName {
-    /// May do everything.
-    Admin,
-    /// Reviews attendance; reads students and devices.
-    Teacher,
-}
-
-impl From<Role> for RoleName {
-    fn from(role: Role) -> Self {
-        match role {
-            Role::Admin => RoleName::Admin,
-            Role::Teacher => RoleName::Teacher,
-        }
-    }
-}
-
-impl From<RoleName> for Role {
-    fn from(role: RoleName) -> Self {
-        match role {
-            RoleName::Admin => Role::Admin,
-            RoleName::Teacher => Role::Teacher,
-        }
-    }
-}
-
-/// Credentials.
-#[derive(Debug, Object)]
-pub struct LoginRequest {
-    /// Username.
-    #[oai(validator(min_length = 1, max_length = 150))]
-    pub username: Text,
-    /// Password.
-    #[oai(validator(min_length = 1, max_length = 1024))]
-    pub password: Text,
-}
-
-/// An access and a refresh token (simplejwt's names).
-#[derive(Debug, Object)]
-pub struct TokenPair {
-    /// Access token: `Authorization: Bearer <access>`.
-    pub access: String,
-    /// Refresh token, single use: exchange it at `/api/auth/refresh`.
-    pub refresh: String,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// Always `Bearer`.
-    pub token_type: String,
-}
-
-/// A refresh token to exchange.
-#[derive(Debug, Object)]
-pub struct RefreshRequest {
-    /// The refresh token from login or the previous refresh.
-    #[oai(validator(min_length = 1, max_length = 4096))]
-    pub refresh: Text,
-}
-
-/// A new user.
-#[derive(Debug, Object)]
-pub struct RegisterRequest {
-    /// Unique login name (not blank).
-    #[oai(validator(min_length = 1, max_length = 150, pattern = r"\S"))]
-    pub username: Text,
-    /// At least 8 characters.
-    #[oai(validator(min_length = 8, max_length = 1024))]
-    pub password: Text,
-    /// Role.
-    pub role: RoleName,
-    /// Classrooms a teacher may see and review (ids as the devices name them); ignored for
-    /// admins, who see every classroom.
-    #[oai(default, validator(max_items = 256))]
-    pub classrooms: Vec<Text>,
-}
-
-/// A user account.
-#[derive(Debug, Object)]
-pub struct UserOut {
-    /// Record id.
-    pub id: Uuid,
-    /// Login name.
-    pub username: String,
-    /// Role.
-    pub role: RoleName,
-    /// Inactive users cannot sign in.
-    pub active: bool,
-    /// Classrooms a teacher is bound to (admins see every classroom).
-    pub classrooms: Vec<String>,
-    /// When the user was created.
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<User> for UserOut {
-    fn from(user: User) -> Self {
-        UserOut {
-            id: user.id,
-            username: user.username,
-            role: user.role.into(),
-            active: user.active,
-            classrooms: user.classrooms,
-            created_at: user.created_at,
-        }
-    }
-}
-
-/// A change of one's own password.
-#[derive(Debug, Object)]
-pub struct PasswordChange {
-    /// The current password.
-    #[oai(validator(min_length = 1, max_length = 1024))]
-    pub old_password: Text,
-    /// The new password, at least 8 characters.
-    #[oai(validator(min_length = 8, max_length = 1024))]
-    pub new_password: Text,
-}
 
 #[derive(ApiResponse)]
 enum Created {

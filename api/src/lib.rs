@@ -9,6 +9,7 @@
 //! error is `application/problem+json` with a stable `type` URI (see [`error`]).
 
 mod account;
+mod account_types;
 mod attendance;
 mod audit;
 pub mod auth;

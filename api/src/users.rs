@@ -10,7 +10,7 @@ use uuid::Uuid;
 use cavs_models::{User, UserUpdate};
 
 use crate::ApiState;
-use crate::account::{RoleName, UserOut};
+use crate::account_types::{RoleName, UserOut};
 use crate::auth::BearerAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Paging, page_type};

@@ -37,7 +37,7 @@ fn file_then_dotenv_then_env_win_in_order() {
     let file = dir.path().join("hub.toml");
     std::fs::write(
         &file,
-        "http_addr = \"0.0.0.0:9000\"\njwt_access_minutes = 5\nthreshold_high = 0.9\ndetector = \"tiny\"\n",
+        "http_addr = \"127.0.0.9:9000\"\njwt_access_minutes = 5\nthreshold_high = 0.9\ndetector = \"tiny\"\n",
     )
     .expect("write");
     let dotenv = dir.path().join(".env");
@@ -55,7 +55,7 @@ fn file_then_dotenv_then_env_win_in_order() {
         ],
     ))
     .expect("loads");
-    assert_eq!(s.http_addr.to_string(), "0.0.0.0:9000", "file");
+    assert_eq!(s.http_addr.to_string(), "127.0.0.9:9000", "file");
     assert_eq!(s.jwt_access_minutes, 7, ".env beats the file");
     assert_eq!(s.threshold_high, 0.95, "environment beats .env");
     assert_eq!(s.detector, DetectorKind::Tiny);

@@ -19,13 +19,10 @@ pub enum CertError {
     #[error("name at least one host (DNS name or IP address) the hub is reached at")]
     NoHost,
     /// A host is neither a DNS name nor an IP address.
-    #[error("`{host}` is not a DNS name or IP address: {source}")]
-    BadHost {
-        /// The host as given.
-        host: String,
-        /// rcgen's reason.
-        source: rcgen::Error,
-    },
+    #[error(
+        "`{0}` is not a DNS name (letters, digits, `-` in dot-separated labels) or an IP address"
+    )]
+    BadHost(String),
     /// Key generation or signing failed.
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
@@ -88,11 +85,8 @@ pub fn generate(hosts: &[String]) -> Result<DevCertificates, CertError> {
     ca.not_after = date(now + chrono::Duration::days(365 * i64::from(CA_YEARS)));
     let ca_cert = ca.self_signed(&ca_key)?;
 
-    for host in hosts {
-        CertificateParams::new(vec![host.clone()]).map_err(|source| CertError::BadHost {
-            host: host.clone(),
-            source,
-        })?;
+    if let Some(bad) = hosts.iter().find(|h| !is_host(h)) {
+        return Err(CertError::BadHost(bad.clone()));
     }
     let server_key = KeyPair::generate()?;
     let mut server = CertificateParams::new(hosts.to_vec())?;
@@ -114,6 +108,21 @@ pub fn generate(hosts: &[String]) -> Result<DevCertificates, CertError> {
         server_chain_pem: format!("{}{}", server_cert.pem(), ca_cert.pem()),
         server_key_pem: server_key.serialize_pem(),
     })
+}
+
+/// True for an IP address or a DNS name: dot-separated labels of 1-63 letters, digits and `-`
+/// (not at either end), 253 characters at most.
+fn is_host(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let label = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    (1..=253).contains(&host.len()) && host.split('.').all(label)
 }
 
 fn write_file(path: &Path, contents: &str, private: bool) -> Result<(), CertError> {
@@ -159,10 +168,21 @@ mod tests {
     #[test]
     fn hosts_are_required_and_checked() {
         assert!(matches!(generate(&[]), Err(CertError::NoHost)));
-        assert!(matches!(
-            generate(&["not a host!".to_owned()]),
-            Err(CertError::BadHost { .. })
-        ));
+        for bad in ["not a host!", "", "-x.lan", "a..b", "hub.lan/"] {
+            assert!(
+                matches!(generate(&[bad.to_owned()]), Err(CertError::BadHost(_))),
+                "{bad}"
+            );
+        }
+        for good in [
+            "hub",
+            "hub.school.lan",
+            "192.168.1.10",
+            "::1",
+            "cam-host-1.local",
+        ] {
+            assert!(is_host(good), "{good}");
+        }
     }
 
     #[test]

@@ -75,13 +75,17 @@ async fn crud_search_and_paging() {
     assert_eq!(updated.json["full_name"], "Augusta Ada King");
     assert!(updated.json["email"].is_null());
 
-    env.post(
-        "/api/students",
-        &env.admin,
-        json!({ "student_number": "X1", "full_name": "Dup" }),
-    )
-    .await
-    .assert_problem(409, "conflict");
+    let duplicate = env
+        .post(
+            "/api/students",
+            &env.admin,
+            json!({ "student_number": "X1", "full_name": "Dup" }),
+        )
+        .await;
+    duplicate.assert_problem(409, "conflict");
+    // The detail names the value, never the store's tables, indexes or record ids.
+    let detail = duplicate.json["detail"].as_str().unwrap_or_default();
+    assert_eq!(detail, "student_number `X1` already exists");
 
     env.send(
         Method::DELETE,
