@@ -161,6 +161,39 @@ impl TestHub {
         Ok(device)
     }
 
+    /// A hub with one recognition worker and two cameras with `secret`: `cam-1` in `room-1`
+    /// and `cam-2` in `room-2` (the broker tests' two classrooms).
+    pub async fn with_two_classrooms(secret: &str) -> anyhow::Result<Self> {
+        let hub = TestHub::start(|s| s.recognizer_workers = 1).await?;
+        hub.register_device("cam-1", "room-1", secret).await?;
+        hub.register_device("cam-2", "room-2", secret).await?;
+        Ok(hub)
+    }
+
+    /// Adds an account with `password` (argon2-hashed by the store).
+    pub async fn add_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: cavs_models::Role,
+        classrooms: &[&str],
+    ) -> anyhow::Result<cavs_models::User> {
+        Ok(self
+            .hub
+            .store
+            .users()
+            .create(
+                &cavs_models::NewUser {
+                    username: username.into(),
+                    password: password.into(),
+                    role,
+                    classrooms: classrooms.iter().map(|c| c.to_string()).collect(),
+                },
+                &Actor::System,
+            )
+            .await?)
+    }
+
     /// Waits (at most 10 s) until the broker, which listens on its own thread, accepts TCP
     /// connections: a refused CONNECT afterwards is the broker's answer, not a listener still
     /// starting.

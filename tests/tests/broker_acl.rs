@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use cavs_models::Role;
 use cavs_models::protocol::{DeviceState, StatusPayload, Topic};
-use cavs_models::{Actor, NewUser, Role};
 use cavs_tests::mqtt::{collect, connack, spawn_poll};
 use cavs_tests::{TestHub, device_client, faces_dir, signed_frame};
 use rumqttc::{AsyncClient, LastWill, QoS, SubscribeReasonCode};
@@ -18,29 +18,17 @@ async fn hub_with_two_cameras_and_a_teacher() -> TestHub {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let hub = TestHub::start(|s| s.recognizer_workers = 1)
+    let hub = TestHub::with_two_classrooms(SECRET)
         .await
         .expect("hub starts");
-    hub.register_device("cam-1", "room-1", SECRET)
-        .await
-        .expect("cam-1");
-    hub.register_device("cam-2", "room-2", SECRET)
-        .await
-        .expect("cam-2");
-    hub.hub
-        .store
-        .users()
-        .create(
-            &NewUser {
-                username: "teacher".into(),
-                password: TEACHER_PASS.into(),
-                role: Role::Teacher,
-                classrooms: vec!["room-1".into(), "room-2".into()],
-            },
-            &Actor::System,
-        )
-        .await
-        .expect("teacher");
+    hub.add_user(
+        "teacher",
+        TEACHER_PASS,
+        Role::Teacher,
+        &["room-1", "room-2"],
+    )
+    .await
+    .expect("teacher");
     hub.wait_for_broker().await;
     hub
 }

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use cavs_models::Role;
 use cavs_models::protocol::Topic;
-use cavs_models::{Actor, NewUser, Role};
 use cavs_tests::http::{call, sign_in};
 use cavs_tests::mqtt::{Received, collect, connack, granted};
 use cavs_tests::{TestHub, device_client};
@@ -17,34 +17,15 @@ const PASSWORD: &str = "a long password";
 
 /// A hub with cam-1 in room-1, cam-2 in room-2, an admin `boss` and `alice` teaching room-1.
 async fn hub() -> TestHub {
-    let hub = TestHub::start(|s| s.recognizer_workers = 1)
+    let hub = TestHub::with_two_classrooms(SECRET)
         .await
         .expect("hub starts");
-    hub.register_device("cam-1", "room-1", SECRET)
+    hub.add_user("boss", PASSWORD, Role::Admin, &[])
         .await
-        .expect("cam-1");
-    hub.register_device("cam-2", "room-2", SECRET)
+        .expect("boss");
+    hub.add_user("alice", PASSWORD, Role::Teacher, &["room-1"])
         .await
-        .expect("cam-2");
-    for (name, role, rooms) in [
-        ("boss", Role::Admin, vec![]),
-        ("alice", Role::Teacher, vec!["room-1".to_owned()]),
-    ] {
-        hub.hub
-            .store
-            .users()
-            .create(
-                &NewUser {
-                    username: name.into(),
-                    password: PASSWORD.into(),
-                    role,
-                    classrooms: rooms,
-                },
-                &Actor::System,
-            )
-            .await
-            .expect("user");
-    }
+        .expect("alice");
     hub.wait_for_broker().await;
     hub
 }

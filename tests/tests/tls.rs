@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use cavs_agent::link::{Topics, mqtt_options};
 use cavs_config::AgentSettings;
+use cavs_models::Role;
 use cavs_models::protocol::{StatusPayload, Topic};
-use cavs_models::{Actor, NewUser, Role};
 use cavs_tests::http::{HttpRequest, send};
 use cavs_tests::mqtt::connack;
 use cavs_tests::{TestHub, free_port};
@@ -43,18 +43,7 @@ async fn tls_hub(tls: &cavs_hub::cert::WrittenCertificates) -> TestHub {
     hub.register_device("cam-1", "room-1", SECRET)
         .await
         .expect("cam-1");
-    hub.hub
-        .store
-        .users()
-        .create(
-            &NewUser {
-                username: "boss".into(),
-                password: PASSWORD.into(),
-                role: Role::Admin,
-                classrooms: vec![],
-            },
-            &Actor::System,
-        )
+    hub.add_user("boss", PASSWORD, Role::Admin, &[])
         .await
         .expect("admin");
     hub.wait_for_broker().await;
