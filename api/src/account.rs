@@ -86,7 +86,7 @@ impl AccountApi {
         remote: &RemoteAddr,
     ) -> ApiResult<Json<TokenPair>> {
         let username = body.username.0.trim();
-        let address = remote.as_socket_addr().map(|a| a.ip().to_string());
+        let address = client_address(remote);
         let now = Instant::now();
         self.guard
             .check(username, address.as_deref(), now)
@@ -214,7 +214,7 @@ impl AccountApi {
         let users = self.state.store.users();
         // Wrong current passwords count as failed sign-ins: a stolen access token must not
         // become a way to guess the password.
-        let address = remote.as_socket_addr().map(|a| a.ip().to_string());
+        let address = client_address(remote);
         let now = Instant::now();
         self.guard
             .check(&user.username, address.as_deref(), now)
@@ -237,4 +237,9 @@ impl AccountApi {
         tracing::info!(user = %user.username, "password changed");
         Ok(Json(self.pair_for(&user, Uuid::new_v4()).await?))
     }
+}
+
+/// The client's IP address as the sign-in throttle keys it (none for non-TCP transports).
+fn client_address(remote: &RemoteAddr) -> Option<String> {
+    remote.as_socket_addr().map(|a| a.ip().to_string())
 }

@@ -102,21 +102,15 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     let served = http::serve(settings.http_addr, https, state, metrics).await?;
     let mqtts_addr = served.https_addr.map(|_| settings.mqtts_addr);
     tracing::info!(http_addr = %served.http_addr, https_addr = ?served.https_addr, mqtt_addr = %settings.mqtt_addr, ?mqtts_addr, "hub ready");
-    let (http_addr, https_addr, stop_http, http_done) = (
-        served.http_addr,
-        served.https_addr,
-        served.stop,
-        served.done,
-    );
     Ok(RunningHub {
-        http_addr,
-        https_addr,
+        http_addr: served.http_addr,
+        https_addr: served.https_addr,
         mqtts_addr,
         mqtt_addr: settings.mqtt_addr,
         store,
         pipeline,
-        stop_http: Some(stop_http),
-        http_done: Some(http_done),
+        stop_http: Some(served.stop),
+        http_done: Some(served.done),
     })
 }
 

@@ -194,17 +194,13 @@ impl TestHub {
             .await?)
     }
 
-    /// Waits (at most 10 s) until the broker, which listens on its own thread, accepts TCP
-    /// connections: a refused CONNECT afterwards is the broker's answer, not a listener still
+    /// Waits (at most 10 s each) until the broker's listeners (plain and, when configured,
+    /// TLS), which run on its own thread, accept TCP connections: a refused CONNECT afterwards is the broker's answer, not a listener still
     /// starting.
     pub async fn wait_for_broker(&self) {
-        let until = std::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(self.hub.mqtt_addr)
-            .await
-            .is_err()
-            && std::time::Instant::now() < until
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        wait_for_port(self.hub.mqtt_addr).await;
+        if let Some(mqtts) = self.hub.mqtts_addr {
+            wait_for_port(mqtts).await;
         }
     }
 
@@ -219,6 +215,14 @@ impl TestHub {
         options.set_keep_alive(Duration::from_secs(5));
         options.set_max_packet_size(16 * 1024 * 1024, 16 * 1024 * 1024);
         options
+    }
+}
+
+/// Waits (at most 10 s) until `addr` accepts TCP connections.
+pub async fn wait_for_port(addr: SocketAddr) {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(addr).await.is_err() && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

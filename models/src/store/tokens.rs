@@ -41,6 +41,10 @@ struct Row {
     revoked: Option<bool>,
 }
 
+/// Revokes every live refresh token of user `$user_id` (they stay, refused, until the purge).
+/// Also run inside the users repository's transactions (deactivation, password change).
+pub(super) const REVOKE_USER_TOKENS: &str = "UPDATE refresh_token SET used = true, revoked = true WHERE user = type::record('user', $user_id) AND used = false AND expires_at > time::now()";
+
 /// Repository of `refresh_token` records (keyed by the token's `jti`).
 pub struct TokensRepo<'a> {
     db: &'a Surreal<Any>,
@@ -117,8 +121,8 @@ impl<'a> TokensRepo<'a> {
     pub async fn revoke_user(&self, user_id: Uuid) -> Result<u64, StoreError> {
         let mut response = run(
             self.db,
-            "UPDATE refresh_token SET used = true, revoked = true WHERE user = type::record('user', $user) AND used = false AND expires_at > time::now() RETURN BEFORE;",
-            Vars::new().uuid("user", user_id),
+            format!("{REVOKE_USER_TOKENS} RETURN BEFORE;"),
+            Vars::new().uuid("user_id", user_id),
         )
         .await?;
         let live: Vec<serde_json::Value> = response.take(0).map_err(StoreError::storage)?;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::StoreError;
 use super::query::{self, Vars, de_record, page_bounds, run};
 use super::secrets::{DUMMY_HASH, hash_secret_bounded, verify_secret_bounded};
+use super::tokens::REVOKE_USER_TOKENS;
 use crate::scope::normalize_classrooms;
 use crate::{Actor, NewAudit, NewUser, Page, PageRequest, Role, User, UserUpdate};
 
@@ -71,10 +72,6 @@ fn classrooms_of(ids: &[String]) -> Result<Vec<String>, StoreError> {
 
 /// Refuses the transaction when it leaves no active admin.
 const KEEP_AN_ADMIN: &str = "IF array::len((SELECT VALUE id FROM user WHERE role = 'admin' AND active = true)) < 1 { THROW 'last active admin' };";
-
-/// Ends every refresh token of `$id` (they stay until the purge, refused).
-const REVOKE_TOKENS: &str =
-    "UPDATE refresh_token SET used = true, revoked = true WHERE user = type::record('user', $id);";
 
 /// Repository of `user` records.
 pub struct UsersRepo<'a> {
@@ -242,7 +239,11 @@ impl<'a> UsersRepo<'a> {
                 },
             }),
         );
-        let revoke = if active { "" } else { REVOKE_TOKENS };
+        let revoke = if active {
+            String::new()
+        } else {
+            format!("{REVOKE_USER_TOKENS};")
+        };
         let sql = query::transaction(
             &format!(
                 "UPDATE type::record('user', $id) SET role = $role, active = $active, classrooms = $classrooms;
@@ -256,6 +257,7 @@ impl<'a> UsersRepo<'a> {
             sql,
             Vars::new()
                 .uuid("id", id)
+                .uuid("user_id", id)
                 .str("role", role.as_str())
                 .json("active", serde_json::json!(active))
                 .json("classrooms", serde_json::json!(classrooms))
@@ -287,14 +289,18 @@ impl<'a> UsersRepo<'a> {
         let sql = query::transaction(
             &format!(
                 "UPDATE type::record('user', $id) SET password_hash = $hash, credentials_changed_at = time::now();
-                 {REVOKE_TOKENS}"
+                 {REVOKE_USER_TOKENS};"
             ),
             &audit,
         );
         run(
             self.db,
             sql,
-            Vars::new().uuid("id", id).str("hash", hash).audit(&audit),
+            Vars::new()
+                .uuid("id", id)
+                .uuid("user_id", id)
+                .str("hash", hash)
+                .audit(&audit),
         )
         .await?;
         self.get(id).await
