@@ -10,6 +10,7 @@
 //! change through the retained config topic; [`send`] is the one-shot `cavs-agent send`.
 
 pub mod broker;
+pub mod delivery;
 pub mod error;
 pub mod gate;
 pub mod link;

@@ -27,6 +27,8 @@ pub struct Topics {
     pub heartbeat: String,
     /// Retained config from the hub.
     pub config: String,
+    /// The hub's frame acknowledgements.
+    pub acks: String,
 }
 
 impl Topics {
@@ -37,6 +39,7 @@ impl Topics {
             status: Topic::status(&settings.device_id).to_string(),
             heartbeat: Topic::heartbeat(&settings.device_id).to_string(),
             config: Topic::config(&settings.device_id).to_string(),
+            acks: Topic::acks(&settings.device_id).to_string(),
         }
     }
 }

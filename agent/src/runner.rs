@@ -1,5 +1,7 @@
 //! `cavs-agent run`: captures on a timer, spools every frame, publishes the spool in order over
-//! MQTT, keeps status and heartbeat up to date and applies the hub's config live.
+//! MQTT at the hub's pace, deletes a frame only when the hub's ack says its outcome is final
+//! ([`crate::delivery`]), keeps status and heartbeat up to date and applies the hub's config
+//! live.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,21 +9,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use cavs_config::{AgentSettings, ExposeSecret};
-use cavs_models::protocol::{DeviceState, Heartbeat};
+use cavs_models::protocol::{CONFIG_MAX_FPS_KEY, DeviceState, FrameAck, Heartbeat, decode_frame};
 use rumqttc::{Event, Incoming, Outgoing, QoS};
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until, timeout_at};
 
+use crate::delivery::{AckEffect, Delivery};
 use crate::link::{
     Connection, Tag, Topics, cpu_temp_c, disk_free, mqtt_options, offline_will, status_json,
 };
 use crate::live::Live;
 use crate::pipeline::{Capture, Signer, Step};
-use crate::spool::{Spool, SpoolError};
+use crate::spool::Spool;
 use crate::{AgentError, source};
 
-/// Frames published but not yet acknowledged, at most, on one connection.
-const WINDOW: usize = 8;
 /// First wait before reconnecting; it doubles up to `reconnect_max_ms`.
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
 /// How long a clean shutdown waits for the `offline` status and pending frames to be acknowledged.
@@ -33,6 +34,7 @@ struct Counters {
     captured: AtomicU64,
     skipped: AtomicU64,
     sent: AtomicU64,
+    given_up: AtomicU64,
 }
 
 /// What a run did, returned when it stops.
@@ -42,11 +44,11 @@ pub struct RunStats {
     pub frames_captured: u64,
     /// Frames the change gate skipped.
     pub frames_skipped: u64,
-    /// Frames acknowledged by the broker.
+    /// Frames the hub acknowledged as recorded (now or before).
     pub frames_sent: u64,
     /// Frames still in the spool at exit.
     pub spool_depth: u64,
-    /// Frames the spool's size cap dropped.
+    /// Frames the spool's size cap dropped, and frames given up after the hub never answered.
     pub spool_dropped: u64,
 }
 
@@ -107,7 +109,7 @@ pub async fn run(
         live_tx,
         counters: counters.clone(),
         started: Instant::now(),
-        cursor: None,
+        delivery: Delivery::new(Instant::now()),
     };
     runner
         .main_loop(
@@ -132,7 +134,7 @@ pub async fn run(
         frames_skipped: counters.skipped.load(Ordering::Relaxed),
         frames_sent: counters.sent.load(Ordering::Relaxed),
         spool_depth: spool.len() as u64,
-        spool_dropped: spool.dropped(),
+        spool_dropped: spool.dropped() + counters.given_up.load(Ordering::Relaxed),
     };
     tracing::info!(?stats, "agent stopped");
     Ok(stats)
@@ -145,8 +147,8 @@ struct Runner {
     live_tx: watch::Sender<Live>,
     counters: Arc<Counters>,
     started: Instant,
-    /// The last spool frame published on the current connection.
-    cursor: Option<u64>,
+    /// Frames in flight to the hub, pace and retries.
+    delivery: Delivery,
 }
 
 async fn next_event(
@@ -174,6 +176,11 @@ impl Runner {
         let mut heartbeat = tokio::time::interval(heartbeat_every);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            let unsent = !lock(&self.spool).is_empty();
+            let wakeup = self
+                .delivery
+                .next_wakeup(unsent)
+                .filter(|_| conn.as_ref().is_some_and(|c| c.connected));
             tokio::select! {
                 _ = &mut shutdown => break,
                 event = next_event(&mut conn) => match event {
@@ -187,21 +194,23 @@ impl Runner {
                     Some(Err(e)) => {
                         let depth = lock(&self.spool).len();
                         tracing::warn!(error = %e, retry_in = ?backoff, spool_depth = depth, "broker unreachable; spooling frames");
+                        self.delivery.connection_lost();
                         conn = None;
                         retry_at = Instant::now() + backoff;
                         backoff = (backoff * 2).min(max_backoff.max(MIN_BACKOFF));
                     }
                     None => {
+                        self.delivery.connection_lost();
                         conn = None;
                         retry_at = Instant::now() + backoff;
                     }
                 },
+                _ = sleep_until(wakeup.unwrap_or_else(Instant::now)), if wakeup.is_some() => {}
                 _ = sleep_until(retry_at), if conn.is_none() => {
                     tracing::debug!("connecting to the broker");
                     let mut options = options.clone();
                     options.set_last_will(offline_will(&self.topics));
                     conn = Some(Connection::start(options));
-                    self.cursor = None;
                 }
                 _ = wake.notified() => {}
                 _ = heartbeat.tick() => {
@@ -225,11 +234,10 @@ impl Runner {
             Event::Incoming(Incoming::ConnAck(_)) => {
                 c.connected = true;
                 tracing::info!(device = %self.device_id, "connected to the broker");
-                if let Err(e) = c
-                    .client
-                    .try_subscribe(self.topics.config.clone(), QoS::AtLeastOnce)
-                {
-                    tracing::warn!(error = %e, "could not subscribe to the config topic");
+                for topic in [&self.topics.config, &self.topics.acks] {
+                    if let Err(e) = c.client.try_subscribe(topic.clone(), QoS::AtLeastOnce) {
+                        tracing::warn!(error = %e, topic, "could not subscribe");
+                    }
                 }
                 let online = status_json(DeviceState::Online, None);
                 c.publish(
@@ -243,26 +251,60 @@ impl Runner {
             }
             Event::Outgoing(Outgoing::Publish(pkid)) => c.on_sent(pkid),
             Event::Incoming(Incoming::PubAck(ack)) => {
+                // The broker has the frame; it stays in the spool until the hub's ack.
                 if let Some(seq) = c.on_acked(ack.pkid) {
-                    if let Err(e) = lock(&self.spool).remove(seq) {
-                        tracing::warn!(error = %e, seq, "could not remove an acknowledged frame");
-                    }
-                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(seq, "frame acknowledged");
+                    tracing::trace!(seq, "frame taken by the broker");
                 }
             }
             Event::Incoming(Incoming::Publish(publish)) if publish.topic == self.topics.config => {
                 self.apply_config(&publish.payload);
+            }
+            Event::Incoming(Incoming::Publish(publish)) if publish.topic == self.topics.acks => {
+                self.on_hub_ack(&publish.payload);
             }
             _ => {}
         }
         false
     }
 
-    fn apply_config(&self, payload: &[u8]) {
+    /// The hub's ack of a frame: delete it when final, else wait as asked.
+    fn on_hub_ack(&mut self, payload: &[u8]) {
+        let ack = match FrameAck::from_slice(payload) {
+            Ok(ack) => ack,
+            Err(e) => {
+                tracing::warn!(device = %self.device_id, error = %e, "ignoring a malformed ack");
+                return;
+            }
+        };
+        match self.delivery.acked(&ack, Instant::now()) {
+            AckEffect::Delete { seq, recorded } => {
+                if let Err(e) = lock(&self.spool).remove(seq) {
+                    tracing::warn!(error = %e, seq, "could not remove an acknowledged frame");
+                }
+                if recorded {
+                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(seq, frame_id = %ack.frame_id, "frame recorded by the hub");
+                } else {
+                    tracing::warn!(seq, frame_id = %ack.frame_id, reason = ?ack.reason, "the hub rejected a frame; deleted");
+                }
+            }
+            AckEffect::Retry(seq) => {
+                tracing::debug!(seq, reason = ?ack.reason, retry_after_ms = ?ack.retry_after_ms, "the hub asked to send a frame again later");
+            }
+            AckEffect::Unknown => tracing::trace!(frame_id = %ack.frame_id, "ack of no frame in flight"),
+        }
+    }
+
+    fn apply_config(&mut self, payload: &[u8]) {
         if payload.is_empty() {
             tracing::debug!("config topic cleared; keeping the current config");
             return;
+        }
+        if let Some(max_fps) = serde_json::from_slice::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|v| v.get(CONFIG_MAX_FPS_KEY).and_then(serde_json::Value::as_f64))
+        {
+            self.delivery.set_hub_rate(max_fps as f32);
         }
         let current = *self.live_tx.borrow();
         match current.apply(payload) {
@@ -286,18 +328,31 @@ impl Runner {
         }
     }
 
-    /// Publishes spooled frames, oldest first, while the window has room.
+    /// Publishes spooled frames, oldest first, while the window and the pace allow.
     fn feed(&mut self, c: &mut Connection) {
         if !c.connected {
             return;
         }
-        while c.frames_pending() < WINDOW {
+        loop {
             let mut spool = lock(&self.spool);
-            let Some(seq) = spool.next_after(self.cursor) else {
-                return;
-            };
-            match spool.read(seq) {
-                Ok(bytes) => {
+            let now = Instant::now();
+            let picked = self.delivery.pick(spool.seqs(), now);
+            for seq in self.delivery.take_given_up() {
+                self.counters.given_up.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(seq, "the hub never answered for this frame; giving it up");
+                if let Err(e) = spool.remove(seq) {
+                    tracing::warn!(error = %e, seq, "could not delete a given-up frame");
+                }
+            }
+            let Some(seq) = picked else { return };
+            let read = spool.read(seq).map_err(|e| e.to_string()).and_then(|bytes| {
+                decode_frame(&bytes)
+                    .map(|(header, _)| header.frame_id)
+                    .map_err(|e| e.to_string())
+                    .map(|id| (id, bytes))
+            });
+            match read {
+                Ok((frame_id, bytes)) => {
                     drop(spool);
                     if !c.publish(
                         &self.topics.frames,
@@ -308,21 +363,14 @@ impl Runner {
                     ) {
                         return;
                     }
-                    self.cursor = Some(seq);
+                    self.delivery.sent(seq, frame_id, now);
                 }
                 Err(e) => {
-                    match &e {
-                        SpoolError::Corrupt { path, .. } => tracing::warn!(
-                            file = %path.display(),
-                            error = %e,
-                            "skipping corrupt spool entry"
-                        ),
-                        _ => tracing::warn!(error = %e, seq, "skipping unreadable spool entry"),
-                    }
+                    tracing::warn!(error = %e, seq, "skipping corrupt spool entry");
                     if let Err(e) = spool.remove(seq) {
                         tracing::warn!(error = %e, seq, "could not delete a bad spool entry");
                     }
-                    self.cursor = Some(seq);
+                    self.delivery.forget(seq);
                 }
             }
         }

@@ -1,7 +1,8 @@
 //! The agent against a real MQTT broker: rumqttd started in the test on a 127.0.0.1 port, with a
 //! TCP relay in front of it that the tests cut and restore to simulate outages. A watcher client
 //! connects to the broker directly and checks what arrives (de-duplicating frames by `frame_id`,
-//! as the hub does).
+//! as the hub does); like the hub, it acknowledges every frame it receives on the device's acks
+//! topic, which is what lets the agent delete a frame from its spool.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use cavs_agent::RunStats;
 use cavs_config::{AgentSettings, Resolution, SecretString};
 use cavs_models::protocol::{
-    DeviceState, FrameHeader, Heartbeat, SigningKey, StatusPayload, Topic, decode_frame,
+    AckOutcome, DeviceState, FrameAck, FrameHeader, Heartbeat, SigningKey, StatusPayload, Topic, decode_frame,
     verify_header,
 };
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Publish, QoS};
@@ -204,6 +205,7 @@ impl Watcher {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
+        let ack_client = client.clone();
         let task = tokio::spawn(async move {
             let mut ready = Some(ready_tx);
             loop {
@@ -214,6 +216,9 @@ impl Watcher {
                         }
                     }
                     Ok(Event::Incoming(Incoming::Publish(p))) => {
+                        if p.topic == frames_topic() {
+                            ack_frame(&ack_client, &p.payload);
+                        }
                         let _ = tx.send(p);
                     }
                     Ok(_) => {}
@@ -376,6 +381,26 @@ fn spool_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Acknowledges a frame as the hub does once it is recorded.
+fn ack_frame(client: &AsyncClient, payload: &[u8]) {
+    let Ok((header, _)) = decode_frame(payload) else {
+        return;
+    };
+    let ack = FrameAck {
+        frame_id: header.frame_id,
+        outcome: AckOutcome::Recorded,
+        reason: None,
+        retry_after_ms: None,
+        faces: Some(0),
+    };
+    let _ = client.try_publish(
+        Topic::acks(DEVICE).to_string(),
+        QoS::AtLeastOnce,
+        false,
+        ack.to_vec(),
+    );
+}
+
 async fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !cond() {
@@ -436,6 +461,7 @@ async fn retained_online_then_last_will_offline_then_clean_offline() {
     relay.up().await;
     let spool = tempfile::tempdir().expect("tempdir");
     let mut hb = Watcher::connect(broker, "hb", &[Topic::heartbeat(DEVICE).to_string()]).await;
+    let _frames = Watcher::connect(broker, "frames-acker", &[frames_topic()]).await;
     let agent = start_agent(settings(relay.port, spool.path()));
 
     let online = wait_retained(broker, DeviceState::Online, Duration::from_secs(10)).await;
@@ -554,6 +580,9 @@ async fn outage_spools_then_replays_every_frame_exactly_once() {
     relay.up().await;
     let spool = tempfile::tempdir().expect("tempdir");
     let mut frames = Watcher::connect(broker, "frames-outage", &[frames_topic()]).await;
+    // The hub advertises the rate it admits; the agent captures at 10 fps here, so it must be
+    // told more than that to catch up after the outage.
+    frames.publish_config(r#"{"max_fps": 50}"#).await;
     let agent = start_agent(settings(relay.port, spool.path()));
     let mut seen = Frames::default();
 

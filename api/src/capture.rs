@@ -11,7 +11,7 @@ use crate::ApiState;
 use crate::auth::DeviceAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::photos;
-use crate::pipeline::{CaptureFace, CaptureRequest};
+use cavs_models::pipeline::{CaptureFace, CaptureRequest};
 use crate::tags::ApiTags;
 
 /// A captured photo.

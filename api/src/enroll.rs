@@ -15,7 +15,7 @@ use cavs_models::{Actor, StudentFields};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::photos::{self, PhotoRejection};
-use crate::pipeline::{Pipeline, PipelineError};
+use cavs_models::pipeline::{Pipeline, PipelineError};
 
 /// Name of the optional roster file at the root of the directory.
 pub const ROSTER_FILE: &str = "students.csv";

@@ -8,7 +8,7 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
-use crate::pipeline::PipelineError;
+use cavs_models::pipeline::PipelineError;
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";

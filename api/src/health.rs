@@ -1,4 +1,5 @@
-//! `GET /api/health`: is the database reachable, which version runs.
+//! `GET /api/health`: is the database reachable, do the pipeline's parts run (bridge, router,
+//! writer, recognition workers), which version runs.
 
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -18,6 +19,10 @@ pub struct Health {
     pub status: String,
     /// `ok`, or the database error.
     pub database: String,
+    /// `ok`, or the pipeline parts that stopped (e.g. `workers stopped`).
+    pub pipeline: String,
+    /// Recognition workers alive.
+    pub workers: u32,
     /// Schema version recorded in the database.
     #[oai(nullable)]
     pub schema_version: Option<i64>,
@@ -30,7 +35,7 @@ enum HealthResponse {
     /// Everything works.
     #[oai(status = 200)]
     Ok(Json<Health>),
-    /// The database does not answer.
+    /// The database does not answer, or a pipeline part stopped.
     #[oai(status = 503)]
     Unavailable(Json<Health>),
 }
@@ -51,19 +56,30 @@ impl HealthApi {
     #[oai(path = "/health", method = "get")]
     async fn health(&self) -> HealthResponse {
         let store = &self.state.store;
-        match store.ping().await {
-            Ok(()) => HealthResponse::Ok(Json(Health {
-                status: "ok".into(),
-                database: "ok".into(),
-                schema_version: store.schema_version().await.ok().flatten(),
-                version: VERSION.into(),
-            })),
-            Err(error) => HealthResponse::Unavailable(Json(Health {
-                status: "degraded".into(),
-                database: error.to_string(),
-                schema_version: None,
-                version: VERSION.into(),
-            })),
+        let pipeline = self.state.pipeline.health();
+        let pipeline_text = if pipeline.is_ok() {
+            "ok".to_owned()
+        } else {
+            format!("{} stopped", pipeline.down.join(", "))
+        };
+        let workers = u32::try_from(pipeline.workers_alive).unwrap_or(u32::MAX);
+        let (database, schema_version) = match store.ping().await {
+            Ok(()) => ("ok".to_owned(), store.schema_version().await.ok().flatten()),
+            Err(error) => (error.to_string(), None),
+        };
+        let healthy = database == "ok" && pipeline.is_ok();
+        let body = Json(Health {
+            status: if healthy { "ok" } else { "degraded" }.into(),
+            database,
+            pipeline: pipeline_text,
+            workers,
+            schema_version,
+            version: VERSION.into(),
+        });
+        if healthy {
+            HealthResponse::Ok(body)
+        } else {
+            HealthResponse::Unavailable(body)
         }
     }
 }

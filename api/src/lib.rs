@@ -23,7 +23,6 @@ pub mod jwt;
 mod limits;
 pub mod pagination;
 pub mod photos;
-mod pipeline;
 mod students;
 mod tags;
 pub mod text;
@@ -31,8 +30,9 @@ mod timeparam;
 mod users;
 
 pub use config::ApiConfig;
-pub use pipeline::{
+pub use cavs_models::pipeline::{
     CaptureFace, CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError,
+    PipelineHealth,
 };
 
 use std::collections::HashSet;

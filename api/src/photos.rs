@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::pipeline::{EnrollmentFace, Pipeline, PipelineError};
+use cavs_models::pipeline::{EnrollmentFace, Pipeline, PipelineError};
 
 /// Supported image formats (sniffed from the bytes, not the declared type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

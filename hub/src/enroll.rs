@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use cavs_api::{CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError};
+use cavs_models::pipeline::{CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError};
 use cavs_models::Device;
 use cavs_recognizer::{DecodeLimits, Recognizer, RecognizerConfig};
 

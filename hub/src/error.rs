@@ -20,6 +20,12 @@ pub enum HubError {
     /// The TLS certificate or key cannot be used.
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// The recognition networks could not be loaded.
+    #[error("recognition networks: {0}")]
+    Recognizer(#[from] cavs_recognizer::RecognizerError),
+    /// A pipeline thread could not be started.
+    #[error("pipeline thread: {0}")]
+    Thread(std::io::Error),
     /// The MQTT broker could not start.
     #[error("MQTT broker: {0}")]
     Broker(#[from] crate::broker::BrokerError),

@@ -49,15 +49,22 @@ pub struct RunningHub {
 }
 
 impl RunningHub {
-    /// Stops accepting requests, lets in-flight ones finish (≤ [`HTTP_GRACE`]) and returns
-    /// once the HTTP server has stopped. Every acknowledged write is already durable.
+    /// Stops taking frames and requests, lets in-flight requests finish (≤ [`HTTP_GRACE`])
+    /// and admitted frames be committed and acknowledged (≤
+    /// [`DRAIN_GRACE`](pipeline::router::DRAIN_GRACE)), and returns. Every acknowledged write is
+    /// already durable; frames not committed by then were never acknowledged, so their devices
+    /// send them again.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop_http.take() {
-            let _ = stop.send(());
-        }
-        if let Some(done) = self.http_done.take() {
-            let _ = done.await;
-        }
+        let drain = self.pipeline.drain();
+        let http = async {
+            if let Some(stop) = self.stop_http.take() {
+                let _ = stop.send(());
+            }
+            if let Some(done) = self.http_done.take() {
+                let _ = done.await;
+            }
+        };
+        tokio::join!(drain, http);
         tracing::info!("hub stopped");
     }
 }
@@ -97,7 +104,12 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
             data_dir: settings.data_dir.clone(),
         }),
     };
-    spawn_token_purge(store.clone());
+    let frame_horizon = chrono::Duration::from_std(
+        pipeline::policy::MAX_REPLAY_AGE * 2
+            + Duration::from_secs(u64::from(settings.frame_clock_skew_secs)),
+    )
+    .unwrap_or_else(|_| chrono::Duration::days(2));
+    spawn_token_purge(store.clone(), frame_horizon);
     let https = tls.map(|files| (settings.https_addr, files));
     let served = http::serve(settings.http_addr, https, state, metrics).await?;
     let mqtts_addr = served.https_addr.map(|_| settings.mqtts_addr);
@@ -114,8 +126,9 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     })
 }
 
-/// Deletes expired and revoked refresh tokens now and every [`TOKEN_PURGE_EVERY`].
-fn spawn_token_purge(store: Store) {
+/// Deletes expired and revoked refresh tokens, and the markers of frames too old to be sent
+/// again, now and every [`TOKEN_PURGE_EVERY`].
+fn spawn_token_purge(store: Store, frame_horizon: chrono::Duration) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(TOKEN_PURGE_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -125,6 +138,15 @@ fn spawn_token_purge(store: Store) {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "expired and revoked refresh tokens purged"),
                 Err(error) => tracing::warn!(%error, "refresh token purge failed"),
+            }
+            match store
+                .frames()
+                .purge_before(chrono::Utc::now() - frame_horizon)
+                .await
+            {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "old frame markers purged"),
+                Err(error) => tracing::warn!(%error, "frame marker purge failed"),
             }
         }
     });

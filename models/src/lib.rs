@@ -8,6 +8,8 @@ pub mod domain;
 pub mod protocol;
 pub mod scope;
 #[cfg(feature = "store")]
+pub mod pipeline;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod throttle;
 

@@ -130,8 +130,9 @@ impl RecognizerConfig {
 /// Face detection + 68 landmarks + 128-D descriptors, with the vendored face-api weights on
 /// burn's `flex` CPU backend.
 ///
-/// `Recognizer` is `Send`: create one per worker thread (it is not meant to be shared; every
-/// call runs single-threaded on the calling thread).
+/// `Recognizer` is `Send` and `Sync`: its networks are read-only (scratch buffers are per
+/// thread), so worker threads may share one behind an `Arc`; every call runs single-threaded on
+/// the calling thread.
 #[derive(Debug)]
 pub struct Recognizer {
     config: RecognizerConfig,

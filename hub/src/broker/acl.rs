@@ -8,7 +8,7 @@
 //!   meet; rumqttd itself refuses `/ + # $` in client ids); ids starting with `cavs-hub`
 //!   belong to the hub's own links and are refused.
 //! * Devices publish their own frames (their registered classroom only), status (retained
-//!   allowed) and heartbeat, and subscribe to their own config topic only.
+//!   allowed) and heartbeat, and subscribe to their own config and acks topics only.
 //! * People publish nothing and subscribe only to status, heartbeat and event topics, never to
 //!   frames, config or `#`: admins to one id or `+` in the id segment, teachers only to the
 //!   named devices and classrooms they are bound to (no wildcard: a teacher's filter must not
@@ -107,7 +107,10 @@ fn device_allows(device_id: &str, classroom_id: &str, action: Action<'_>) -> boo
             Ok(Topic::Heartbeat { device }) => !retain && device == device_id,
             _ => false,
         },
-        Action::Subscribe { filter } => filter == Topic::config(device_id).to_string(),
+        Action::Subscribe { filter } => {
+            filter == Topic::config(device_id).to_string()
+                || filter == Topic::acks(device_id).to_string()
+        }
         Action::Remain => true,
     }
 }
@@ -228,10 +231,13 @@ mod tests {
     }
 
     #[test]
-    fn a_device_subscribes_only_to_its_config() {
+    fn a_device_subscribes_only_to_its_config_and_acks() {
         let d = device();
         let sub = |filter| allows(&d, "cam-1", "cam-1", Action::Subscribe { filter });
         assert!(sub("cavs/v1/devices/cam-1/config"));
+        assert!(sub("cavs/v1/devices/cam-1/acks"));
+        assert!(!sub("cavs/v1/devices/cam-2/acks"));
+        assert!(!sub("cavs/v1/devices/+/acks"));
         assert!(!sub("cavs/v1/devices/cam-2/config"));
         assert!(!sub("cavs/v1/devices/+/config"));
         assert!(!sub("cavs/v1/classrooms/+/devices/+/frames"));

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
-use cavs_models::protocol::{DeviceState, Heartbeat, StatusPayload, Topic};
+use cavs_models::protocol::{DeviceState, Heartbeat, StatusPayload, Topic, config_payload};
 use cavs_models::store::Store;
 use cavs_models::{Device, DeviceStatus};
 use chrono::Utc;
 
+use super::health_writes::{HealthWrite, StatusNote, WriteSlot};
 use super::metrics::{Metrics, StateLabel};
 use crate::broker::Publisher;
 
@@ -54,9 +55,11 @@ pub struct DeviceUpdated {
     pub device: Option<Device>,
 }
 
-/// Timing of health checks.
+/// Timing of health checks, and the frame rate advertised to devices in their config.
 #[derive(Debug, Clone, Copy)]
 pub struct HealthTiming {
+    /// Frames per second admitted per device (`max_fps` of the retained config).
+    pub device_max_fps: f32,
     /// Heartbeat interval agents use.
     pub heartbeat: Duration,
     /// Missed heartbeats before `stale`.
@@ -117,12 +120,14 @@ impl DeviceHealth {
             publisher: self.publisher.clone(),
             timing: self.timing,
             registry,
+            writes: WriteSlot::default(),
+            max_fps: self.timing.device_max_fps,
         }
         .start();
         // Re-publish retained status and config: rumqttd keeps retained messages in memory only.
         monitor.do_send(Republish {
             state,
-            config: serde_json::to_vec(&device.config).ok(),
+            config: Some(config_payload(&device.config, self.timing.device_max_fps)),
         });
         self.monitors.insert(device.device_id.clone(), monitor);
         self.set_state(&device.device_id, state);
@@ -160,8 +165,15 @@ impl DeviceHealth {
     }
 }
 
+/// Reports the health router's mailbox holds at most; the bridge counts what does not fit.
+pub const HEALTH_MAILBOX: usize = 1024;
+
 impl Actor for DeviceHealth {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(HEALTH_MAILBOX);
+    }
 }
 
 /// Loads every device and starts its monitor.
@@ -273,6 +285,8 @@ pub struct DeviceMonitor {
     publisher: Publisher,
     timing: HealthTiming,
     registry: Addr<DeviceHealth>,
+    writes: WriteSlot,
+    max_fps: f32,
 }
 
 impl Actor for DeviceMonitor {
@@ -326,26 +340,49 @@ impl DeviceMonitor {
                 state,
             });
         }
-        let store = self.store.clone();
-        let publisher = self.publisher.clone();
-        let device_id = self.device_id.clone();
-        let heard_now = matches!(state, DeviceState::Online);
-        let reason = publish.map(str::to_owned);
         let last_seen = self.last_seen.map(|seen| {
             Utc::now() - chrono::Duration::from_std(seen.elapsed()).unwrap_or_default()
         });
-        ctx.spawn(
-            async move {
-                let seen_at = if heard_now { Some(Utc::now()) } else { None };
-                if let Err(error) = store.devices().set_health(&device_id, state, seen_at).await {
-                    tracing::error!(%error, device_id, "could not store device health");
-                }
-                if let Some(reason) = reason {
-                    publish_status(&publisher, &device_id, state, last_seen, Some(reason)).await;
-                }
+        let write = HealthWrite {
+            state,
+            seen_at: matches!(state, DeviceState::Online).then(Utc::now),
+            publish: publish.map(|reason| StatusNote {
+                reason: Some(reason.to_owned()),
+                last_seen,
+            }),
+        };
+        self.write(write, ctx);
+    }
+
+    /// Stores (and publishes) `write` after the device's write in flight, if any.
+    fn write(&mut self, write: HealthWrite, ctx: &mut Context<Self>) {
+        if let Some(write) = self.writes.offer(write) {
+            self.start_write(write, ctx);
+        }
+    }
+
+    fn start_write(&mut self, write: HealthWrite, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let publisher = self.publisher.clone();
+        let device_id = self.device_id.clone();
+        let work = async move {
+            let HealthWrite {
+                state,
+                seen_at,
+                publish,
+            } = write;
+            if let Err(error) = store.devices().set_health(&device_id, state, seen_at).await {
+                tracing::error!(%error, device_id, "could not store device health");
             }
-            .into_actor(self),
-        );
+            if let Some(note) = publish {
+                publish_status(&publisher, &device_id, state, note.last_seen, note.reason).await;
+            }
+        };
+        ctx.spawn(work.into_actor(self).map(|(), monitor, ctx| {
+            if let Some(next) = monitor.writes.finished() {
+                monitor.start_write(next, ctx);
+            }
+        }));
     }
 
     fn check_stale(&mut self, ctx: &mut Context<Self>) {
@@ -386,32 +423,27 @@ impl Handler<Republish> for DeviceMonitor {
     type Result = ();
 
     fn handle(&mut self, msg: Republish, ctx: &mut Context<Self>) {
-        let publisher = self.publisher.clone();
-        let device_id = self.device_id.clone();
-        let store = self.store.clone();
-        ctx.spawn(
-            async move {
-                if let Err(error) = store
-                    .devices()
-                    .set_health(&device_id, msg.state, None)
-                    .await
-                {
-                    tracing::error!(%error, device_id, "could not store device health");
-                }
-                let reason = match msg.state {
-                    DeviceState::Disabled => Some("disabled by an admin".to_owned()),
-                    DeviceState::Offline => Some("hub restarted".to_owned()),
-                    _ => None,
-                };
-                publish_status(&publisher, &device_id, msg.state, None, reason).await;
-                if let Some(config) = msg.config {
-                    publisher
-                        .publish(Topic::config(&device_id).to_string(), config, true)
-                        .await;
-                }
-            }
-            .into_actor(self),
+        let reason = match msg.state {
+            DeviceState::Disabled => Some("disabled by an admin".to_owned()),
+            DeviceState::Offline => Some("hub restarted".to_owned()),
+            _ => None,
+        };
+        self.write(
+            HealthWrite {
+                state: msg.state,
+                seen_at: None,
+                publish: Some(StatusNote {
+                    reason,
+                    last_seen: None,
+                }),
+            },
+            ctx,
         );
+        if let Some(config) = msg.config {
+            let publisher = self.publisher.clone();
+            let topic = Topic::config(&self.device_id).to_string();
+            ctx.spawn(async move { publisher.publish(topic, config, true).await }.into_actor(self));
+        }
     }
 }
 
@@ -474,7 +506,7 @@ impl Handler<Reconfigure> for DeviceMonitor {
         let active = device.status == DeviceStatus::Active;
         let was_active = self.active;
         self.active = active;
-        let config = serde_json::to_vec(&device.config).ok();
+        let config = Some(config_payload(&device.config, self.max_fps));
         if !active {
             self.transition(DeviceState::Disabled, Some("disabled by an admin"), ctx);
         } else if !was_active {

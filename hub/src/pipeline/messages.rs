@@ -3,12 +3,12 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use cavs_recognizer::{BoundingBox, Descriptor};
+use cavs_recognizer::{BoundingBox, Descriptor, RecognizerError};
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use cavs_api::{CaptureOutcome, PipelineError};
+use cavs_models::pipeline::{CaptureOutcome, PipelineError};
 
 /// A frame accepted by the router, on its way to recognition.
 #[derive(Debug)]
@@ -25,8 +25,64 @@ pub struct FrameJob {
     pub image: Bytes,
     /// When the hub received it.
     pub received_at: Instant,
-    /// Where to send the outcome (REST captures wait for it).
+    /// Arrival order at the router (oldest first when slots free up).
+    pub arrival: u64,
+    /// Where to send the outcome: REST captures wait for it; MQTT frames (`None`) are answered
+    /// with an ack on their device's acks topic instead.
     pub reply: Option<oneshot::Sender<Result<CaptureOutcome, PipelineError>>>,
+}
+
+impl FrameJob {
+    /// True for frames that came over MQTT (and are acknowledged there).
+    pub fn is_mqtt(&self) -> bool {
+        self.reply.is_none()
+    }
+}
+
+impl super::policy::Queued for FrameJob {
+    fn classroom(&self) -> &str {
+        &self.classroom_id
+    }
+
+    fn arrival(&self) -> u64 {
+        self.arrival
+    }
+}
+
+/// Why recognition produced no faces for a frame.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameFailure {
+    /// The image could not be decoded or analysed.
+    #[error(transparent)]
+    Image(#[from] RecognizerError),
+    /// Recognition panicked (caught; the worker goes on).
+    #[error("recognition panicked: {0}")]
+    Panicked(String),
+}
+
+/// What the writer did with a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Committed with this many faces.
+    Recorded {
+        /// Faces written.
+        faces: u32,
+    },
+    /// The frame id was committed before: nothing was written.
+    Duplicate,
+    /// Recognition failed for good: nothing to write.
+    Rejected(FrameFailureKind),
+    /// The store failed: nothing was written; the device should send the frame again.
+    Failed(String),
+}
+
+/// Which [`FrameFailure`] rejected a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameFailureKind {
+    /// Undecodable image.
+    Undecodable,
+    /// Recognition panicked.
+    Panicked,
 }
 
 /// The best enrolled match of a face.

@@ -54,6 +54,16 @@ pub struct Metrics {
     pub devices: Family<StateLabel, Gauge>,
     /// Attendance writes per outcome.
     pub attendance_records: Family<OutcomeLabel, Counter>,
+    /// Frame acknowledgements handed to the broker.
+    pub acks_published: Counter,
+    /// Frame acknowledgements dropped because their queue was full.
+    pub acks_dropped: Counter,
+    /// Panics caught in recognition workers (each worker goes on).
+    pub worker_panics: Counter,
+    /// Frames committed by the writer (recorded, faces or not).
+    pub frames_committed: Counter,
+    /// Status and heartbeat reports dropped because the health mailbox was full.
+    pub health_reports_dropped: Counter,
 }
 
 impl Metrics {
@@ -67,6 +77,36 @@ impl Metrics {
         let frame_latency_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 12));
         let devices = Family::<StateLabel, Gauge>::default();
         let attendance_records = Family::<OutcomeLabel, Counter>::default();
+        let acks_published = Counter::default();
+        let acks_dropped = Counter::default();
+        let worker_panics = Counter::default();
+        let frames_committed = Counter::default();
+        let health_reports_dropped = Counter::default();
+        registry.register(
+            "health_reports_dropped",
+            "Device status and heartbeat reports dropped (health mailbox full)",
+            health_reports_dropped.clone(),
+        );
+        registry.register(
+            "acks_published",
+            "Frame acknowledgements published to devices",
+            acks_published.clone(),
+        );
+        registry.register(
+            "acks_dropped",
+            "Frame acknowledgements dropped (queue full)",
+            acks_dropped.clone(),
+        );
+        registry.register(
+            "worker_panics",
+            "Panics caught in recognition workers",
+            worker_panics.clone(),
+        );
+        registry.register(
+            "frames_committed",
+            "Frames whose outcome the writer committed",
+            frames_committed.clone(),
+        );
         registry.register(
             "frames_received",
             "Frames accepted (after validation and de-duplication)",
@@ -103,6 +143,11 @@ impl Metrics {
             frame_latency_seconds,
             devices,
             attendance_records,
+            acks_published,
+            acks_dropped,
+            worker_panics,
+            frames_committed,
+            health_reports_dropped,
         })
     }
 

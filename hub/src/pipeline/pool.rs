@@ -1,15 +1,20 @@
-//! RecognizerPool: a `SyncArbiter` of workers, each owning a `Recognizer` (one per thread).
+//! RecognizerPool: a `SyncArbiter` of workers sharing one `Recognizer` (the networks are loaded
+//! once, before the pool starts; start-up fails if they do not load). A panic while recognising a
+//! frame or embedding a photo is caught and counted (`cavs_worker_panics_total`); the worker goes
+//! on with the next message. [`WorkersAlive`] counts live worker threads for `/api/health`.
 
 use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use actix::{Actor, Addr, Handler, Message, SyncArbiter, SyncContext};
-use cavs_api::{EnrollmentFace, PipelineError};
+use cavs_models::pipeline::{EnrollmentFace, PipelineError};
 use cavs_recognizer::{DecodeLimits, Recognizer, RecognizerConfig, RecognizerError, decode_image};
 
 use super::gallery::SharedGallery;
-use super::messages::{FrameJob, RecognizedFace, StudentMatch};
+use super::messages::{FrameFailure, FrameJob, RecognizedFace, StudentMatch};
 use super::metrics::Metrics;
 
 /// Recognise every face of a frame.
@@ -20,7 +25,7 @@ pub struct Recognized {
     /// The frame.
     pub job: FrameJob,
     /// Its faces, or why it could not be read.
-    pub faces: Result<Vec<RecognizedFace>, RecognizerError>,
+    pub faces: Result<Vec<RecognizedFace>, FrameFailure>,
 }
 
 impl Message for Recognize {
@@ -34,54 +39,71 @@ impl Message for Embed {
     type Result = Result<Vec<EnrollmentFace>, PipelineError>;
 }
 
+/// Live worker threads: each worker holds one count and returns it when it is dropped (also
+/// when its thread unwinds).
+#[derive(Debug, Clone, Default)]
+pub struct WorkersAlive(Arc<AtomicUsize>);
+
+impl WorkersAlive {
+    /// Workers alive now.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn enter(&self) -> WorkerLife {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        WorkerLife(Arc::clone(&self.0))
+    }
+}
+
+/// One worker's share of [`WorkersAlive`].
+struct WorkerLife(Arc<AtomicUsize>);
+
+impl Drop for WorkerLife {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// One pool worker.
 pub struct RecognizerWorker {
-    recognizer: Option<Recognizer>,
+    recognizer: Arc<Recognizer>,
     gallery: SharedGallery,
     limits: DecodeLimits,
     metrics: Arc<Metrics>,
+    _life: WorkerLife,
 }
 
 impl Actor for RecognizerWorker {
     type Context = SyncContext<Self>;
 }
 
-/// Starts `workers` threads, each loading its own copy of the networks.
+/// Loads the networks once (failing if the weights do not load) and starts `workers` threads
+/// sharing them.
 pub fn start(
     workers: usize,
     config: RecognizerConfig,
     limits: DecodeLimits,
     gallery: SharedGallery,
     metrics: Arc<Metrics>,
-) -> Addr<RecognizerWorker> {
-    SyncArbiter::start(workers.max(1), move || {
-        let recognizer = match Recognizer::new(config.clone()) {
-            Ok(recognizer) => Some(recognizer),
-            Err(error) => {
-                tracing::error!(%error, "recognizer worker could not load the networks");
-                None
-            }
-        };
-        RecognizerWorker {
-            recognizer,
-            gallery: gallery.clone(),
-            limits,
-            metrics: Arc::clone(&metrics),
-        }
-    })
+) -> Result<(Addr<RecognizerWorker>, WorkersAlive), RecognizerError> {
+    let recognizer = Arc::new(Recognizer::new(config)?);
+    let alive = WorkersAlive::default();
+    let counter = alive.clone();
+    let addr = SyncArbiter::start(workers.max(1), move || RecognizerWorker {
+        recognizer: Arc::clone(&recognizer),
+        gallery: gallery.clone(),
+        limits,
+        metrics: Arc::clone(&metrics),
+        _life: counter.enter(),
+    });
+    Ok((addr, alive))
 }
 
 impl RecognizerWorker {
-    fn recognizer(&self) -> Result<&Recognizer, RecognizerError> {
-        self.recognizer
-            .as_ref()
-            .ok_or_else(|| RecognizerError::Config("recognizer networks not loaded".into()))
-    }
-
     fn recognize(&self, image: &[u8]) -> Result<Vec<RecognizedFace>, RecognizerError> {
-        let recognizer = self.recognizer()?;
         let decoded = decode_image(image, &self.limits)?;
-        let faces = recognizer.analyze(&decoded)?;
+        let faces = self.recognizer.analyze(&decoded)?;
         let gallery = self.gallery.snapshot();
         let descriptors: Vec<_> = faces.iter().map(|f| f.descriptor).collect();
         let matches = gallery.best_matches(&descriptors);
@@ -102,6 +124,20 @@ impl RecognizerWorker {
             })
             .collect())
     }
+
+    /// Runs `work`, turning a panic into a counted, logged error.
+    fn guarded<T>(&self, what: &str, work: impl FnOnce() -> T) -> Result<T, String> {
+        catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
+            self.metrics.worker_panics.inc();
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-text panic".to_owned());
+            tracing::error!(what, panic = %message, "recognition worker panicked; it goes on");
+            message
+        })
+    }
 }
 
 fn encode_jpeg(crop: &image::RgbImage) -> Vec<u8> {
@@ -119,7 +155,10 @@ impl Handler<Recognize> for RecognizerWorker {
 
     fn handle(&mut self, Recognize(job): Recognize, _: &mut SyncContext<Self>) -> Self::Result {
         let started = Instant::now();
-        let faces = self.recognize(&job.image);
+        let faces = match self.guarded("frame", || self.recognize(&job.image)) {
+            Ok(result) => result.map_err(FrameFailure::Image),
+            Err(panic) => Err(FrameFailure::Panicked(panic)),
+        };
         self.metrics
             .recognition_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -134,10 +173,10 @@ impl Handler<Embed> for RecognizerWorker {
     type Result = Result<Vec<EnrollmentFace>, PipelineError>;
 
     fn handle(&mut self, Embed(image): Embed, _: &mut SyncContext<Self>) -> Self::Result {
-        let recognizer = self
-            .recognizer()
-            .map_err(|e| PipelineError::Unavailable(e.to_string()))?;
-        enrollment_faces(recognizer, &self.limits, &image)
+        self.guarded("enrollment photo", || {
+            enrollment_faces(&self.recognizer, &self.limits, &image)
+        })
+        .map_err(|_| PipelineError::Unavailable("recognition failed on this photo".into()))?
     }
 }
 

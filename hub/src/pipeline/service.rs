@@ -7,22 +7,31 @@ use std::time::{Duration, Instant};
 use actix::{Actor, Addr};
 use async_trait::async_trait;
 use bytes::Bytes;
-use cavs_api::{CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError};
+use cavs_models::pipeline::{
+    CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError, PipelineHealth,
+};
 use cavs_config::HubSettings;
 use cavs_models::protocol::SigningKey;
-use cavs_models::store::{Store, StoreError};
+use cavs_models::store::Store;
 use cavs_models::{Device, DeviceStatus};
 use cavs_recognizer::{DecodeLimits, RecognizerConfig, Thresholds};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::acks::Acks;
+use super::bridge::BridgeAlive;
 use super::gallery::SharedGallery;
 use super::health::{DeviceHealth, DeviceUpdated, HealthTiming, LoadDevices};
 use super::messages::FrameJob;
 use super::metrics::Metrics;
-use super::pool::{self, Embed, RecognizerWorker};
-use super::router::{FrameRouter, KnownDevice, RouterLimits, SetDevice, SetDevices, SubmitCapture};
+use super::policy::{AdmissionLimits, KnownDevice, MAX_REPLAY_AGE};
+use super::pool::{self, Embed, RecognizerWorker, WorkersAlive};
+use super::router::{
+    DRAIN_GRACE, Drain, FrameRouter, REMEMBERED_FRAME_IDS, RouterLimits, SeedFrameIds, SetDevice,
+    SetDevices, SubmitCapture,
+};
 use super::writer::{AttendanceWriter, WriterSettings};
+use crate::HubError;
 use crate::broker::{Identities, RunningBroker};
 
 /// The running actors.
@@ -34,6 +43,14 @@ pub struct PipelineParts {
     pub pool: Addr<RecognizerWorker>,
     /// DeviceHealth.
     pub health: Addr<DeviceHealth>,
+    /// AttendanceWriter.
+    pub writer: Addr<AttendanceWriter>,
+    /// Frame acknowledgements.
+    pub acks: Acks,
+    /// Whether the bridge thread runs.
+    pub bridge: BridgeAlive,
+    /// Recognition workers alive.
+    pub workers: WorkersAlive,
     /// Shared gallery.
     pub gallery: SharedGallery,
     /// Metrics.
@@ -82,7 +99,7 @@ impl HubPipeline {
         settings: &HubSettings,
         store: Store,
         broker: RunningBroker,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, HubError> {
         let RunningBroker {
             bridge_link,
             publisher,
@@ -96,13 +113,14 @@ impl HubPipeline {
             ..DecodeLimits::default()
         };
         let workers = settings.recognizer_workers();
-        let pool = pool::start(
+        let (pool, workers_alive) = pool::start(
             workers,
             recognizer_config(settings),
             limits,
             gallery.clone(),
             Arc::clone(&metrics),
-        );
+        )?;
+        let acks = Acks::start(publisher.clone(), Arc::clone(&metrics));
         let writer = AttendanceWriter::new(
             store.clone(),
             publisher.clone(),
@@ -124,6 +142,7 @@ impl HubPipeline {
             store.clone(),
             publisher.clone(),
             HealthTiming {
+                device_max_fps: settings.device_max_fps,
                 heartbeat: Duration::from_secs(u64::from(settings.heartbeat_secs.max(1))),
                 missed_for_stale: settings.stale_after_missed_heartbeats,
             },
@@ -135,16 +154,30 @@ impl HubPipeline {
                 max_inflight: workers * 2,
                 max_queued: settings.max_inflight_frames.max(1),
                 device_max_fps: settings.device_max_fps,
-                clock_skew: Duration::from_secs(u64::from(settings.frame_clock_skew_secs)),
-                max_image_bytes: settings.mqtt_max_payload_bytes,
-                max_pixels: settings.max_image_pixels,
+                admission: AdmissionLimits {
+                    clock_skew: Duration::from_secs(u64::from(settings.frame_clock_skew_secs)),
+                    max_image_bytes: settings.mqtt_max_payload_bytes,
+                    max_pixels: settings.max_image_pixels,
+                },
             },
             pool.clone(),
-            writer,
+            writer.clone(),
             health.clone(),
+            acks.clone(),
             Arc::clone(&metrics),
         )
         .start();
+        // Frames committed before a restart stay duplicates (the writer's transaction checks
+        // every id anyway; this spares recognising them again).
+        let horizon = chrono::Duration::from_std(
+            MAX_REPLAY_AGE + Duration::from_secs(u64::from(settings.frame_clock_skew_secs)),
+        )
+        .unwrap_or_else(|_| chrono::Duration::days(1));
+        let seen = store
+            .frames()
+            .ids_since(chrono::Utc::now() - horizon, REMEMBERED_FRAME_IDS)
+            .await?;
+        router.do_send(SeedFrameIds(seen));
 
         let devices = store.devices().all().await?;
         let mut known_devices = HashMap::new();
@@ -163,15 +196,23 @@ impl HubPipeline {
                 .map(|d| (d.device_id.clone(), d.classroom_id.clone())),
         );
         health.do_send(LoadDevices(devices));
-        if let Err(error) = super::bridge::start(bridge_link, router.clone(), health.clone()) {
-            tracing::error!(%error, "could not start the MQTT bridge");
-        }
+        let bridge = super::bridge::start(
+            bridge_link,
+            router.clone(),
+            health.clone(),
+            Arc::clone(&metrics),
+        )
+        .map_err(HubError::Thread)?;
         tracing::info!(workers, "recognition pipeline started");
         Ok(HubPipeline {
             parts: PipelineParts {
                 router,
                 pool,
                 health,
+                writer,
+                acks,
+                bridge,
+                workers: workers_alive,
                 gallery,
                 metrics,
             },
@@ -183,6 +224,25 @@ impl HubPipeline {
     /// The running actors.
     pub fn parts(&self) -> &PipelineParts {
         &self.parts
+    }
+
+    /// Stops taking frames, waits (at most [`DRAIN_GRACE`]) until every admitted frame is
+    /// committed and its ack handed to the broker. Frames still waiting then are simply not
+    /// acknowledged: their devices keep them and send them again.
+    pub async fn drain(&self) {
+        let (done, drained) = oneshot::channel();
+        let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
+        if self.parts.router.send(Drain(done)).await.is_ok() {
+            match tokio::time::timeout_at(deadline, drained).await {
+                Ok(_) => tracing::info!("every admitted frame committed"),
+                Err(_) => tracing::warn!(
+                    grace = ?DRAIN_GRACE,
+                    "frames still in the pipeline at the end of the grace period; their devices will send them again"
+                ),
+            }
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.parts.acks.flush(left.max(Duration::from_millis(500))).await;
     }
 }
 
@@ -197,6 +257,7 @@ impl Pipeline for HubPipeline {
             captured_at: request.captured_at,
             image: Bytes::from(request.image),
             received_at: Instant::now(),
+            arrival: 0,
             reply: Some(reply),
         }));
         match tokio::time::timeout(CAPTURE_TIMEOUT, outcome).await {
@@ -269,5 +330,27 @@ impl Pipeline for HubPipeline {
     async fn account_changed(&self, username: &str) {
         let ended = self.identities.end_sessions_of(username);
         tracing::info!(username, ended, "account changed: its MQTT sessions ended");
+    }
+
+    fn health(&self) -> PipelineHealth {
+        let parts = &self.parts;
+        let workers_alive = parts.workers.count();
+        let mut down = Vec::new();
+        if !parts.bridge.is_alive() {
+            down.push("bridge".to_owned());
+        }
+        if !parts.router.connected() {
+            down.push("router".to_owned());
+        }
+        if !parts.writer.connected() {
+            down.push("writer".to_owned());
+        }
+        if workers_alive == 0 {
+            down.push("workers".to_owned());
+        }
+        PipelineHealth {
+            down,
+            workers_alive,
+        }
     }
 }

@@ -1,29 +1,33 @@
-//! AttendanceWriter: one record per (student, classroom, session window); later frames raise
-//! its confidence. Unknown faces become records without a student (one per look-alike face per
-//! window). Writes the face crop, the record and its audit entry, then publishes the event.
+//! AttendanceWriter: one frame at a time, decides each face ([`super::session`]), saves the
+//! crops worth keeping, then writes the frame's marker, records and audit entries in one store
+//! transaction ([`FramesRepo::commit`](cavs_models::store::FramesRepo::commit)), and only after
+//! it commits publishes the attendance events and answers the router (which acknowledges the
+//! frame to its device).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::prelude::*;
-use cavs_api::{CaptureFace, CaptureOutcome};
+use cavs_models::NewAttendance;
+use cavs_models::pipeline::{CaptureFace, CaptureOutcome};
 use cavs_models::protocol::{AttendanceEvent, AttendanceEventKind, Topic};
-use cavs_models::store::{Store, StoreError};
-use cavs_models::{Actor as AuditActor, AttendanceRecord, NewAttendance, ReviewStatus};
-use cavs_recognizer::gallery::REFERENCE_DISTANCE;
-use cavs_recognizer::{Descriptor, MatchClass, Thresholds};
+use cavs_models::store::{FaceWrite, FrameCommit, FrameCommitted, Store, StoreError};
+use cavs_models::AttendanceRecord;
+use cavs_recognizer::{MatchClass, Thresholds};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::messages::{FrameJob, RecognizedFace};
+use super::messages::{FrameJob, RecognizedFace, WriteOutcome};
 use super::metrics::Metrics;
 use super::pool::{Recognized, image_error};
+use super::router::failure_kind;
+use super::session::{FaceDecision, FaceFacts, OpenRecord, UnknownFaces, decide, session_start};
 use crate::broker::Publisher;
 
-/// Write the faces of a recognised frame.
+/// Write the faces of a recognised frame; answers what was committed.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "WriteOutcome")]
 pub struct WriteFrame(pub Recognized);
 
 /// Settings of the writer.
@@ -39,16 +43,9 @@ pub struct WriterSettings {
     pub data_dir: PathBuf,
 }
 
-/// Unknown faces already recorded in a classroom session: descriptor → record.
-type UnknownFaces = HashMap<(String, DateTime<Utc>), Vec<(Descriptor, Uuid, f32)>>;
-
 /// The AttendanceWriter actor. Frames are written one at a time, in arrival order.
 pub struct AttendanceWriter {
-    store: Store,
-    publisher: Publisher,
-    settings: Arc<WriterSettings>,
-    metrics: Arc<Metrics>,
-    unknowns: Arc<Mutex<UnknownFaces>>,
+    writer: Arc<FrameWriter>,
 }
 
 impl AttendanceWriter {
@@ -60,11 +57,13 @@ impl AttendanceWriter {
         metrics: Arc<Metrics>,
     ) -> Self {
         AttendanceWriter {
-            store,
-            publisher,
-            settings: Arc::new(settings),
-            metrics,
-            unknowns: Arc::new(Mutex::new(HashMap::new())),
+            writer: Arc::new(FrameWriter {
+                store,
+                publisher,
+                settings,
+                metrics,
+                unknowns: Mutex::new(UnknownFaces::default()),
+            }),
         }
     }
 }
@@ -74,84 +73,82 @@ impl Actor for AttendanceWriter {
 }
 
 impl Handler<WriteFrame> for AttendanceWriter {
-    type Result = ();
+    type Result = AtomicResponse<Self, WriteOutcome>;
 
-    fn handle(&mut self, WriteFrame(recognized): WriteFrame, ctx: &mut Context<Self>) {
-        let job = FrameWrite {
-            store: self.store.clone(),
-            publisher: self.publisher.clone(),
-            settings: Arc::clone(&self.settings),
-            metrics: Arc::clone(&self.metrics),
-            unknowns: Arc::clone(&self.unknowns),
-        };
-        // `wait` keeps later frames in the mailbox until this one is written: the
+    fn handle(&mut self, WriteFrame(recognized): WriteFrame, _: &mut Context<Self>) -> Self::Result {
+        let writer = Arc::clone(&self.writer);
+        // Atomic: later frames stay in the mailbox until this one is committed, so the
         // find-or-create of a session record is never raced.
-        ctx.wait(job.run(recognized).into_actor(self));
+        AtomicResponse::new(Box::pin(
+            async move { writer.write(recognized).await }.into_actor(self),
+        ))
     }
 }
 
-/// Start of the session window containing `at` (windows are aligned to the epoch).
-pub fn session_start(at: DateTime<Utc>, window: chrono::Duration) -> DateTime<Utc> {
-    let window_ms = window.num_milliseconds().max(60_000);
-    let ms = at.timestamp_millis();
-    let start = ms - ms.rem_euclid(window_ms);
-    DateTime::from_timestamp_millis(start).unwrap_or(at)
-}
-
-struct FrameWrite {
+struct FrameWriter {
     store: Store,
     publisher: Publisher,
-    settings: Arc<WriterSettings>,
+    settings: WriterSettings,
     metrics: Arc<Metrics>,
-    unknowns: Arc<Mutex<UnknownFaces>>,
+    unknowns: Mutex<UnknownFaces>,
 }
 
-impl FrameWrite {
-    async fn run(self, recognized: Recognized) {
+impl FrameWriter {
+    fn unknowns(&self) -> MutexGuard<'_, UnknownFaces> {
+        self.unknowns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn write(&self, recognized: Recognized) -> WriteOutcome {
         let Recognized { mut job, faces } = recognized;
         let reply = job.reply.take();
         let faces = match faces {
             Ok(faces) => faces,
-            Err(error) => {
+            Err(failure) => {
+                let kind = failure_kind(&failure);
+                tracing::warn!(device_id = job.device_id, frame_id = %job.frame_id, error = %failure, "frame not recognised");
                 if let Some(reply) = reply {
-                    let _ = reply.send(Err(image_error(error)));
+                    let _ = reply.send(Err(match failure {
+                        super::messages::FrameFailure::Image(error) => image_error(error),
+                        super::messages::FrameFailure::Panicked(_) => {
+                            cavs_models::pipeline::PipelineError::Unavailable(
+                                "recognition failed on this image".into(),
+                            )
+                        }
+                    }));
                 }
-                return;
+                return WriteOutcome::Rejected(kind);
             }
         };
-        let mut outcome = Vec::with_capacity(faces.len());
-        for (index, face) in faces.into_iter().enumerate() {
-            let record = match self.write_face(&job, index, &face).await {
-                Ok(record) => Some(record),
-                Err(error) => {
-                    tracing::error!(%error, device_id = job.device_id, frame_id = %job.frame_id, "could not store attendance");
-                    None
-                }
-            };
-            let class = self.class_of(&face);
-            outcome.push(CaptureFace {
-                bbox: [face.bbox.x, face.bbox.y, face.bbox.width, face.bbox.height],
-                score: face.score,
-                student_id: face
-                    .best
-                    .as_ref()
-                    .filter(|_| class != MatchClass::Unknown)
-                    .map(|b| b.student_id),
-                student_name: face
-                    .best
-                    .as_ref()
-                    .filter(|_| class != MatchClass::Unknown)
-                    .map(|b| b.name.clone()),
-                distance: face.best.as_ref().map(|b| b.distance),
-                confidence: face.best.as_ref().map_or(0.0, |b| b.confidence),
-                record,
-            });
+        let session = session_start(job.captured_at, self.settings.session_window);
+        let mut result = self.commit(&job, &faces, session).await;
+        if matches!(&result, Err(StoreError::Storage(m)) if m.contains("attendance not found")) {
+            // A record this session knew of was deleted meanwhile: decide again from the store.
+            self.unknowns().forget(&job.classroom_id, session);
+            result = self.commit(&job, &faces, session).await;
         }
-        let latency = (Utc::now() - job.captured_at).num_milliseconds().max(0) as f64 / 1000.0;
-        self.metrics.frame_latency_seconds.observe(latency);
-        outcome.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        let (decisions, committed) = match result {
+            Ok(done) => done,
+            Err(error) => {
+                tracing::error!(%error, device_id = job.device_id, frame_id = %job.frame_id, "could not store the frame's attendance");
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(cavs_models::pipeline::PipelineError::Unavailable(
+                        "could not store attendance".into(),
+                    )));
+                }
+                return WriteOutcome::Failed(error.to_string());
+            }
+        };
+        let records = match committed {
+            FrameCommitted::Duplicate => return WriteOutcome::Duplicate,
+            FrameCommitted::Recorded(records) => records,
+        };
+        self.after_commit(&job, session, &faces, &decisions, &records)
+            .await;
         if let Some(reply) = reply {
-            let _ = reply.send(Ok(CaptureOutcome { faces: outcome }));
+            let _ = reply.send(Ok(self.capture_outcome(&faces, &records)));
+        }
+        WriteOutcome::Recorded {
+            faces: faces.len() as u32,
         }
     }
 
@@ -161,144 +158,177 @@ impl FrameWrite {
         })
     }
 
-    async fn write_face(
-        &self,
-        job: &FrameJob,
-        index: usize,
-        face: &RecognizedFace,
-    ) -> Result<AttendanceRecord, StoreError> {
-        let session = session_start(job.captured_at, self.settings.session_window);
-        let class = self.class_of(face);
-        let confidence = face
-            .best
+    fn confidence_of(face: &RecognizedFace) -> f32 {
+        face.best
             .as_ref()
             .map_or(0.0, |b| b.confidence)
-            .clamp(0.0, 1.0);
-        let distance = face.best.as_ref().map(|b| b.distance);
-        let actor = AuditActor::Device(job.device_id.clone());
-        let attendance = self.store.attendance();
-
-        let (student, existing) = match (class, &face.best) {
-            (MatchClass::High | MatchClass::Medium, Some(best)) => {
-                let existing = attendance
-                    .find_session(&job.classroom_id, best.student_id, session)
-                    .await?
-                    .map(|r| (r.id, r.confidence));
-                (Some(best.student_id), existing)
-            }
-            _ => (
-                None,
-                self.known_unknown(&job.classroom_id, session, &face.descriptor),
-            ),
-        };
-
-        let (record, kind, outcome) = match existing {
-            Some((id, stored_confidence)) => {
-                let crop = if confidence > stored_confidence {
-                    self.save_crop(job, index, face).await
-                } else {
-                    None
-                };
-                let record = attendance
-                    .observe_again(id, confidence, distance, job.captured_at, crop.as_deref())
-                    .await?;
-                if student.is_none() {
-                    self.remember_unknown(&job.classroom_id, session, face, id, record.confidence);
-                }
-                (record, AttendanceEventKind::Updated, "updated")
-            }
-            None => {
-                let crop = self.save_crop(job, index, face).await;
-                let status = if class == MatchClass::High && self.settings.auto_approve {
-                    ReviewStatus::Approved
-                } else {
-                    ReviewStatus::Pending
-                };
-                let record = attendance
-                    .create(
-                        &NewAttendance {
-                            device_id: job.device_id.clone(),
-                            classroom_id: job.classroom_id.clone(),
-                            predicted_student_id: student,
-                            confidence,
-                            distance,
-                            timestamp: job.captured_at,
-                            review_status: status,
-                            captured_image_path: crop,
-                            session_start: session,
-                        },
-                        &actor,
-                    )
-                    .await?;
-                let outcome = match (student, status) {
-                    (None, _) => {
-                        self.remember_unknown(
-                            &job.classroom_id,
-                            session,
-                            face,
-                            record.id,
-                            confidence,
-                        );
-                        "unknown"
-                    }
-                    (Some(_), ReviewStatus::Approved) => "auto_approved",
-                    _ => "created",
-                };
-                (record, AttendanceEventKind::Created, outcome)
-            }
-        };
-        self.metrics.record(outcome);
-        self.publish_event(&record, kind, job.frame_id).await;
-        Ok(record)
+            .clamp(0.0, 1.0)
     }
 
-    fn known_unknown(
+    /// Decides, saves crops and commits the frame in one transaction.
+    async fn commit(
         &self,
-        classroom: &str,
+        job: &FrameJob,
+        faces: &[RecognizedFace],
         session: DateTime<Utc>,
-        descriptor: &Descriptor,
-    ) -> Option<(Uuid, f32)> {
-        let unknowns = self.unknowns.lock().ok()?;
-        unknowns
-            .get(&(classroom.to_owned(), session))?
+    ) -> Result<(Vec<FaceDecision>, FrameCommitted), StoreError> {
+        let facts: Vec<FaceFacts> = faces
             .iter()
-            .map(|(d, id, conf)| (d.distance(descriptor), *id, *conf))
-            .filter(|(distance, _, _)| *distance < REFERENCE_DISTANCE)
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, id, conf)| (id, conf))
+            .map(|face| FaceFacts {
+                class: self.class_of(face),
+                student: face.best.as_ref().map(|b| b.student_id),
+                confidence: Self::confidence_of(face),
+                descriptor: face.descriptor,
+            })
+            .collect();
+        let mut open = HashMap::new();
+        for fact in &facts {
+            let Some(student) = fact.student.filter(|_| fact.class != MatchClass::Unknown) else {
+                continue;
+            };
+            if open.contains_key(&student) {
+                continue;
+            }
+            if let Some(record) = self
+                .store
+                .attendance()
+                .find_session(&job.classroom_id, student, session)
+                .await?
+            {
+                open.insert(
+                    student,
+                    OpenRecord {
+                        id: record.id,
+                        confidence: record.confidence,
+                    },
+                );
+            }
+        }
+        let decisions = decide(
+            &facts,
+            &open,
+            &self.unknowns(),
+            &job.classroom_id,
+            session,
+            self.settings.auto_approve,
+            Uuid::now_v7,
+        );
+        let mut writes = Vec::with_capacity(faces.len());
+        for (index, (face, decision)) in faces.iter().zip(&decisions).enumerate() {
+            let crop = if decision.saves_crop() {
+                self.save_crop(job, index, face).await
+            } else {
+                None
+            };
+            let confidence = Self::confidence_of(face);
+            let distance = face.best.as_ref().map(|b| b.distance);
+            writes.push(match *decision {
+                FaceDecision::New {
+                    id,
+                    student,
+                    status,
+                } => FaceWrite::Create {
+                    id,
+                    new: NewAttendance {
+                        device_id: job.device_id.clone(),
+                        classroom_id: job.classroom_id.clone(),
+                        predicted_student_id: student,
+                        confidence,
+                        distance,
+                        timestamp: job.captured_at,
+                        review_status: status,
+                        captured_image_path: crop,
+                        session_start: session,
+                    },
+                },
+                FaceDecision::Again { id, .. } => FaceWrite::Observe {
+                    id,
+                    confidence,
+                    distance,
+                    timestamp: job.captured_at,
+                    image_path: crop,
+                },
+            });
+        }
+        let committed = self
+            .store
+            .frames()
+            .commit(&FrameCommit {
+                frame_id: job.frame_id,
+                device_id: job.device_id.clone(),
+                classroom_id: job.classroom_id.clone(),
+                captured_at: job.captured_at,
+                faces: writes,
+            })
+            .await?;
+        Ok((decisions, committed))
     }
 
-    fn remember_unknown(
+    /// Remembers unknown faces, counts, and publishes one event per face.
+    async fn after_commit(
         &self,
-        classroom: &str,
+        job: &FrameJob,
         session: DateTime<Utc>,
-        face: &RecognizedFace,
-        record: Uuid,
-        confidence: f32,
+        faces: &[RecognizedFace],
+        decisions: &[FaceDecision],
+        records: &[AttendanceRecord],
     ) {
-        let Ok(mut unknowns) = self.unknowns.lock() else {
-            return;
-        };
-        // Forget sessions that ended: keep the map bounded.
-        let horizon = session - self.settings.session_window;
-        unknowns.retain(|(_, start), _| *start >= horizon);
-        let entries = unknowns.entry((classroom.to_owned(), session)).or_default();
-        let full = entries.len() >= 10_000;
-        match entries.iter_mut().find(|(_, id, _)| *id == record) {
-            Some(entry) => entry.2 = entry.2.max(confidence),
-            None if !full => entries.push((face.descriptor, record, confidence)),
-            None => {}
+        self.metrics.frame_latency_seconds.observe(
+            (Utc::now() - job.captured_at).num_milliseconds().max(0) as f64 / 1000.0,
+        );
+        for ((face, decision), record) in faces.iter().zip(decisions).zip(records) {
+            let unknown = matches!(
+                decision,
+                FaceDecision::New { student: None, .. } | FaceDecision::Again { unknown: true, .. }
+            );
+            if unknown {
+                self.unknowns().remember(
+                    &job.classroom_id,
+                    session,
+                    self.settings.session_window,
+                    face.descriptor,
+                    record.id,
+                    record.confidence,
+                );
+            }
+            self.metrics.record(decision.outcome());
+            let kind = match decision {
+                FaceDecision::New { .. } => AttendanceEventKind::Created,
+                FaceDecision::Again { .. } => AttendanceEventKind::Updated,
+            };
+            self.publish_event(record, kind, job.frame_id).await;
         }
     }
 
-    /// Saves the face crop under `crops/{classroom}/{date}/` and returns its path relative to
-    /// the data dir, or `None` (logged) if it could not be written.
-    async fn save_crop(
+    fn capture_outcome(
         &self,
-        job: &FrameJob,
-        index: usize,
-        face: &RecognizedFace,
-    ) -> Option<String> {
+        faces: &[RecognizedFace],
+        records: &[AttendanceRecord],
+    ) -> CaptureOutcome {
+        let mut outcome: Vec<CaptureFace> = faces
+            .iter()
+            .zip(records)
+            .map(|(face, record)| {
+                let named = face.best.as_ref().filter(|_| self.class_of(face) != MatchClass::Unknown);
+                CaptureFace {
+                    bbox: [face.bbox.x, face.bbox.y, face.bbox.width, face.bbox.height],
+                    score: face.score,
+                    student_id: named.map(|b| b.student_id),
+                    student_name: named.map(|b| b.name.clone()),
+                    distance: face.best.as_ref().map(|b| b.distance),
+                    confidence: face.best.as_ref().map_or(0.0, |b| b.confidence),
+                    record: Some(record.clone()),
+                }
+            })
+            .collect();
+        outcome.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        CaptureOutcome { faces: outcome }
+    }
+
+    /// Saves the face crop under `crops/{classroom}/{date}/` and returns its path relative to
+    /// the data dir, or `None` (logged) if it could not be written. The name derives from the
+    /// frame id, so a frame written again overwrites its own crops.
+    async fn save_crop(&self, job: &FrameJob, index: usize, face: &RecognizedFace) -> Option<String> {
         if face.crop_jpeg.is_empty() {
             return None;
         }
@@ -324,12 +354,7 @@ impl FrameWrite {
         }
     }
 
-    async fn publish_event(
-        &self,
-        record: &AttendanceRecord,
-        kind: AttendanceEventKind,
-        frame_id: Uuid,
-    ) {
+    async fn publish_event(&self, record: &AttendanceRecord, kind: AttendanceEventKind, frame_id: Uuid) {
         let event = AttendanceEvent {
             kind,
             record_id: record.id,
@@ -345,33 +370,10 @@ impl FrameWrite {
         match serde_json::to_vec(&event) {
             Ok(payload) => {
                 self.publisher
-                    .publish(
-                        Topic::events(record.classroom_id.clone()).to_string(),
-                        payload,
-                        false,
-                    )
+                    .publish(Topic::events(record.classroom_id.clone()).to_string(), payload, false)
                     .await
             }
             Err(error) => tracing::warn!(%error, "could not encode attendance event"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_windows_are_aligned() {
-        let window = chrono::Duration::minutes(60);
-        let at = DateTime::parse_from_rfc3339("2026-03-02T09:41:07Z")
-            .expect("time")
-            .with_timezone(&Utc);
-        let start = session_start(at, window);
-        assert_eq!(start.to_rfc3339(), "2026-03-02T09:00:00+00:00");
-        let later = at + chrono::Duration::minutes(18);
-        assert_eq!(session_start(later, window), start);
-        let next = at + chrono::Duration::minutes(19);
-        assert_ne!(session_start(next, window), start);
     }
 }

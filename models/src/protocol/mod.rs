@@ -1,14 +1,16 @@
 //! The MQTT wire protocol, version 1: topic names, the binary frame envelope and its signature,
-//! and the JSON payloads of the status, heartbeat, config and event topics.
+//! and the JSON payloads of the status, heartbeat, config, acknowledgement and event topics.
 //!
 //! `docs/mqtt.md` is the reference a third-party camera maker implements from; this module is
 //! its executable form and is shared by the hub and the agent.
 
+mod delivery;
 mod envelope;
 mod payloads;
 mod signature;
 mod topic;
 
+pub use delivery::{AckOutcome, CONFIG_MAX_FPS_KEY, FrameAck, config_payload};
 pub use envelope::{
     CONTENT_TYPE_JPEG, FrameHeader, MAX_HEADER_BYTES, PROTOCOL_VERSION, decode_frame, encode_frame,
 };

@@ -40,6 +40,12 @@ pub enum Topic {
         /// Device id.
         device: String,
     },
+    /// `cavs/v1/devices/{device}/acks`: the hub's end-to-end frame acknowledgements
+    /// ([`FrameAck`](super::FrameAck)), published once a frame's outcome is committed.
+    Acks {
+        /// Device id.
+        device: String,
+    },
     /// `cavs/v1/classrooms/{classroom}/events`: attendance events.
     Events {
         /// Classroom id.
@@ -77,6 +83,13 @@ impl Topic {
         }
     }
 
+    /// Acknowledgement topic of `device`.
+    pub fn acks(device: impl Into<String>) -> Self {
+        Topic::Acks {
+            device: device.into(),
+        }
+    }
+
     /// Events topic of `classroom`.
     pub fn events(classroom: impl Into<String>) -> Self {
         Topic::Events {
@@ -90,7 +103,8 @@ impl Topic {
             Topic::Frames { device, .. }
             | Topic::Status { device }
             | Topic::Heartbeat { device }
-            | Topic::Config { device } => Some(device),
+            | Topic::Config { device }
+            | Topic::Acks { device } => Some(device),
             Topic::Events { .. } => None,
         }
     }
@@ -127,6 +141,9 @@ impl Topic {
             ["devices", device, "config"] => Ok(Topic::Config {
                 device: id(device)?,
             }),
+            ["devices", device, "acks"] => Ok(Topic::Acks {
+                device: id(device)?,
+            }),
             _ => Err(unknown()),
         }
     }
@@ -144,6 +161,7 @@ impl fmt::Display for Topic {
             Topic::Status { device } => write!(f, "{TOPIC_ROOT}/devices/{device}/status"),
             Topic::Heartbeat { device } => write!(f, "{TOPIC_ROOT}/devices/{device}/heartbeat"),
             Topic::Config { device } => write!(f, "{TOPIC_ROOT}/devices/{device}/config"),
+            Topic::Acks { device } => write!(f, "{TOPIC_ROOT}/devices/{device}/acks"),
             Topic::Events { classroom } => write!(f, "{TOPIC_ROOT}/classrooms/{classroom}/events"),
         }
     }
@@ -160,6 +178,7 @@ mod tests {
             Topic::status("cam-1"),
             Topic::heartbeat("cam.1"),
             Topic::config("cam_1"),
+            Topic::acks("cam-1"),
             Topic::events("room-101"),
         ] {
             assert_eq!(Topic::parse(&topic.to_string()), Ok(topic));

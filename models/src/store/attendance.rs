@@ -13,12 +13,12 @@ use crate::{
     ReviewStatus,
 };
 
-const RECORD_FIELDS: &str = "id, device_id, classroom_id, captured_image_path, predicted_student, \
+pub(super) const RECORD_FIELDS: &str = "id, device_id, classroom_id, captured_image_path, predicted_student, \
      predicted_student.full_name AS predicted_name, confidence, distance, timestamp, session_start, \
      frame_count, review_status, reviewer, review_timestamp, notes";
 
 #[derive(Deserialize)]
-struct RecordRow {
+pub(super) struct RecordRow {
     #[serde(deserialize_with = "de_record")]
     id: Uuid,
     device_id: String,
@@ -40,7 +40,7 @@ struct RecordRow {
 }
 
 impl RecordRow {
-    fn into_record(self) -> AttendanceRecord {
+    pub(super) fn into_record(self) -> AttendanceRecord {
         AttendanceRecord {
             id: self.id,
             device_id: self.device_id,
@@ -62,11 +62,11 @@ impl RecordRow {
     }
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-fn check_confidence(confidence: f32, distance: Option<f32>) -> Result<(), StoreError> {
+pub(super) fn check_confidence(confidence: f32, distance: Option<f32>) -> Result<(), StoreError> {
     if !(0.0..=1.0).contains(&confidence) || distance.is_some_and(|d| !d.is_finite() || d < 0.0) {
         return Err(StoreError::Invalid(format!(
             "confidence {confidence} must be in [0, 1] and distance {distance:?} finite and >= 0"

@@ -13,6 +13,7 @@ mod audit;
 mod devices;
 mod error;
 mod faces;
+mod frames;
 mod query;
 mod schema;
 mod secrets;
@@ -25,6 +26,7 @@ pub use audit::AuditRepo;
 pub use devices::DevicesRepo;
 pub use error::StoreError;
 pub use faces::FacesRepo;
+pub use frames::{FaceWrite, FrameCommit, FrameCommitted, FramesRepo};
 pub use schema::SCHEMA_VERSION;
 pub use secrets::{hash_secret, hash_secret_bounded, verify_secret, verify_secret_bounded};
 pub use students::StudentsRepo;
@@ -151,6 +153,11 @@ impl Store {
     /// Attendance records.
     pub fn attendance(&self) -> AttendanceRepo<'_> {
         AttendanceRepo::new(&self.db)
+    }
+
+    /// Processed frames: one transaction per frame, de-duplicated by frame id.
+    pub fn frames(&self) -> FramesRepo<'_> {
+        FramesRepo::new(&self.db)
     }
 
     /// Audit log.

@@ -77,19 +77,26 @@ impl Vars {
 
     /// Adds the variables of an audit entry (prefixed `audit_`).
     pub(crate) fn audit(self, audit: &NewAudit) -> Self {
+        self.audit_as("audit", audit)
+    }
+
+    /// Adds the variables of an audit entry prefixed `{prefix}_`, for transactions that write
+    /// several entries (see [`audit_statement_as`]).
+    pub(crate) fn audit_as(self, prefix: &str, audit: &NewAudit) -> Self {
         let (kind, user, device) = match &audit.actor {
             Actor::User(id) => ("user", Some(id.to_string()), None),
             Actor::Device(id) => ("device", None, Some(id.clone())),
             Actor::System => ("system", None, None),
         };
-        self.str("audit_kind", kind)
-            .opt_str("audit_user", user)
-            .opt_str("audit_device", device)
-            .str("audit_action", audit.action.clone())
-            .str("audit_table", audit.target_table.clone())
-            .opt_str("audit_target", audit.target_id.clone())
+        let key = |name: &str| format!("{prefix}_{name}");
+        self.str(&key("kind"), kind)
+            .opt_str(&key("user"), user)
+            .opt_str(&key("device"), device)
+            .str(&key("action"), audit.action.clone())
+            .str(&key("table"), audit.target_table.clone())
+            .opt_str(&key("target"), audit.target_id.clone())
             .json(
-                "audit_meta",
+                &key("meta"),
                 match &audit.meta {
                     Value::Object(_) => audit.meta.clone(),
                     Value::Null => Value::Object(Map::new()),
@@ -104,15 +111,20 @@ impl Vars {
 }
 
 /// The statement that writes the audit entry bound by [`Vars::audit`].
-pub(crate) fn audit_statement(audit: &NewAudit) -> &'static str {
-    match audit.actor {
-        Actor::User(_) => {
-            "CREATE type::record('audit', <string> rand::uuid::v7()) SET actor_kind = $audit_kind, user = type::record('user', $audit_user), action = $audit_action, target_table = $audit_table, target_id = $audit_target, meta = $audit_meta;"
-        }
-        _ => {
-            "CREATE type::record('audit', <string> rand::uuid::v7()) SET actor_kind = $audit_kind, device_id = $audit_device, action = $audit_action, target_table = $audit_table, target_id = $audit_target, meta = $audit_meta;"
-        }
-    }
+pub(crate) fn audit_statement(audit: &NewAudit) -> String {
+    audit_statement_as("audit", audit)
+}
+
+/// The statement that writes the audit entry bound by [`Vars::audit_as`] with `prefix`.
+pub(crate) fn audit_statement_as(prefix: &str, audit: &NewAudit) -> String {
+    let who = match audit.actor {
+        Actor::User(_) => format!("user = type::record('user', ${prefix}_user)"),
+        _ => format!("device_id = ${prefix}_device"),
+    };
+    format!(
+        "CREATE type::record('audit', <string> rand::uuid::v7()) SET actor_kind = ${prefix}_kind, {who}, \
+         action = ${prefix}_action, target_table = ${prefix}_table, target_id = ${prefix}_target, meta = ${prefix}_meta;"
+    )
 }
 
 /// Wraps statements and an audit statement in one transaction.

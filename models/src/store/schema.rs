@@ -1,7 +1,7 @@
 //! The SurrealQL schema, applied idempotently (`DEFINE ... OVERWRITE`) every time the store opens.
 
 /// Version of [`SCHEMA`]; recorded in `meta:schema` so an older hub refuses a newer database.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Every table, field and index. Tables are schemafull: unknown fields are refused.
 pub const SCHEMA: &str = r#"
@@ -65,6 +65,14 @@ DEFINE FIELD OVERWRITE notes ON attendance TYPE option<string>;
 DEFINE INDEX OVERWRITE attendance_session ON attendance FIELDS classroom_id, predicted_student, session_start;
 DEFINE INDEX OVERWRITE attendance_status ON attendance FIELDS review_status;
 DEFINE INDEX OVERWRITE attendance_timestamp ON attendance FIELDS timestamp;
+
+DEFINE TABLE OVERWRITE frame SCHEMAFULL;
+DEFINE FIELD OVERWRITE device_id ON frame TYPE string;
+DEFINE FIELD OVERWRITE classroom_id ON frame TYPE string;
+DEFINE FIELD OVERWRITE captured_at ON frame TYPE datetime;
+DEFINE FIELD OVERWRITE faces ON frame TYPE int;
+DEFINE FIELD OVERWRITE committed_at ON frame TYPE datetime DEFAULT time::now();
+DEFINE INDEX OVERWRITE frame_captured ON frame FIELDS captured_at;
 
 DEFINE TABLE OVERWRITE audit SCHEMAFULL;
 DEFINE FIELD OVERWRITE actor_kind ON audit TYPE string ASSERT $value IN ["user", "device", "system"];

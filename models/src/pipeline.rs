@@ -1,9 +1,11 @@
-//! The small interface through which the API reaches the hub's recognition pipeline.
+//! The contract between the REST API and the hub's recognition pipeline: the requests the API
+//! submits, what the pipeline answers, its health, and the [`Pipeline`] trait the hub implements.
+//! It lives here, outside both the HTTP crate and the actors, so neither imports the other.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use cavs_models::{AttendanceRecord, Device};
+use crate::{AttendanceRecord, Device};
 
 /// A photo posted to `POST /api/capture` by a device.
 #[derive(Debug, Clone)]
@@ -72,6 +74,22 @@ pub enum PipelineError {
     Unavailable(String),
 }
 
+/// Which parts of the pipeline are gone (`/api/health` answers 503 naming them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipelineHealth {
+    /// Parts that stopped: `bridge`, `router`, `writer`, `workers`.
+    pub down: Vec<String>,
+    /// Recognition workers alive.
+    pub workers_alive: usize,
+}
+
+impl PipelineHealth {
+    /// True when every part runs.
+    pub fn is_ok(&self) -> bool {
+        self.down.is_empty()
+    }
+}
+
 /// Implemented by the hub: the API submits captures and enrollment photos through it and tells
 /// it when enrolled faces or devices change.
 #[async_trait::async_trait]
@@ -92,4 +110,9 @@ pub trait Pipeline: Send + Sync + 'static {
     /// An account was deactivated, its password or classrooms changed: end its MQTT sessions
     /// (they reconnect, and are checked again, only with valid credentials).
     async fn account_changed(&self, username: &str);
+
+    /// Which parts run. Pipelines without actors of their own are always healthy.
+    fn health(&self) -> PipelineHealth {
+        PipelineHealth::default()
+    }
 }
