@@ -160,7 +160,7 @@ fn migrate_and_user_create_work_on_an_on_disk_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = hub(dir.path()).arg("migrate").output().expect("runs");
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 2"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 3"));
 
     let create = |name: &str| {
         let mut child = hub(dir.path())
@@ -232,7 +232,8 @@ fn serve_answers_health_and_exits_cleanly_on_sigterm() {
     let (status, body) = health.expect("health answered");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"database\":\"ok\""), "{body}");
-    assert!(body.contains("\"schema_version\":2"), "{body}");
+    assert!(body.contains("\"schema_version\":3"), "{body}");
+    assert!(body.contains("\"pipeline\":\"ok\""), "{body}");
     assert!(
         dir.path().join("data/secret_key").exists(),
         "generated key kept in the data dir"

@@ -171,7 +171,12 @@ async fn frames_become_pending_records_and_device_health_is_retained() {
     assert_eq!(biden_records.len(), 1, "{found:#?}");
     assert_eq!(biden_records[0].review_status, ReviewStatus::Pending);
     let metrics = &hub.hub.pipeline.parts().metrics;
-    assert_eq!(metrics.dropped_count("duplicate"), 1);
+    // The redelivered copy arrives while the first is being recognised (`in_progress`) or after
+    // it was committed (`duplicate`): either way it is not counted again.
+    assert_eq!(
+        metrics.dropped_count("duplicate") + metrics.dropped_count("in_progress"),
+        1
+    );
 
     // A stranger's face becomes an unknown record.
     let stranger = std::fs::read(dev.join("kit_harington/john1.jpeg")).expect("photo");

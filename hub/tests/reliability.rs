@@ -1,0 +1,439 @@
+//! No frame lost, none counted twice: the real `cavs-hub` binary with its default settings
+//! (only addresses, data dir and key set), a real agent (in this process) capturing 24 photos,
+//! and the hub (a) down while the agent captures, or (b) killed with SIGKILL while frames are in
+//! flight and started again. Each time the records count exactly the faces of the same 24 frames
+//! sent at a calm pace, and admission drops none of the replayed frames for their rate.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use cavs_config::{AgentSettings, Resolution, SecretString};
+use cavs_models::protocol::{DeviceConfig, SigningKey};
+use cavs_models::store::{Store, hash_secret};
+use cavs_models::{Actor, AttendanceFilter, DeviceFields, DeviceStatus, PageRequest};
+use tokio::sync::oneshot;
+use tokio::time::{Instant, sleep};
+
+const HUB: &str = env!("CARGO_BIN_EXE_cavs-hub");
+const DEVICE: &str = "cam-rel";
+const CLASSROOM: &str = "room-rel";
+const SECRET: &str = "reliability-device-secret";
+const FRAMES: usize = 24;
+
+fn dev_photos() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/faces/dev")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The 24 frames: every single-person photo and two group photos, as a `dir:` source.
+fn frame_dir(root: &Path) -> PathBuf {
+    let dir = root.join("frames");
+    std::fs::create_dir_all(&dir).expect("frames dir");
+    let mut photos: Vec<PathBuf> = std::fs::read_dir(dev_photos())
+        .expect("dev photos")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('_')))
+        .flat_map(|person| std::fs::read_dir(person).expect("person").filter_map(|e| e.ok().map(|e| e.path())))
+        .collect();
+    photos.sort();
+    photos.push(dev_photos().join("_group/kit_with_rose.jpg"));
+    photos.push(dev_photos().join("_group/obama_and_biden.jpg"));
+    assert!(photos.len() >= FRAMES, "{} photos", photos.len());
+    for (i, photo) in photos.iter().take(FRAMES).enumerate() {
+        let ext = photo.extension().and_then(|e| e.to_str()).unwrap_or("jpg");
+        std::fs::copy(photo, dir.join(format!("{i:02}.{ext}"))).expect("copy");
+    }
+    dir
+}
+
+/// One folder per person with their first photo, for `cavs-hub enroll`.
+fn enroll_dir(root: &Path) -> PathBuf {
+    let dir = root.join("enroll");
+    for person in ["alex_lacamoire", "biden", "kit_harington", "obama", "rose_leslie"] {
+        let mut photos: Vec<PathBuf> = std::fs::read_dir(dev_photos().join(person))
+            .expect("person")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        photos.sort();
+        let target = dir.join(person);
+        std::fs::create_dir_all(&target).expect("enroll dir");
+        let name = photos[0].file_name().expect("name");
+        std::fs::copy(&photos[0], target.join(name)).expect("copy");
+    }
+    dir
+}
+
+/// A hub data dir with five students enrolled (by `cavs-hub enroll`) and the camera registered
+/// with `interval_ms` as its capture interval.
+async fn prepare(root: &Path, interval_ms: u64) -> PathBuf {
+    let data = root.join("data");
+    let out = hub_command(&data, 0, 0)
+        .arg("enroll")
+        .arg(enroll_dir(root))
+        .arg("--quiet")
+        .output()
+        .expect("enroll runs");
+    assert!(out.status.success(), "enroll: {}", String::from_utf8_lossy(&out.stderr));
+    let store = open_store(&data).await;
+    let device = store
+        .devices()
+        .create(
+            &DeviceFields {
+                device_id: DEVICE.into(),
+                classroom_id: CLASSROOM.into(),
+                location: None,
+                status: DeviceStatus::Active,
+                config: DeviceConfig {
+                    capture_interval_ms: interval_ms,
+                    ..DeviceConfig::default()
+                },
+            },
+            &Actor::System,
+        )
+        .await
+        .expect("device");
+    store
+        .devices()
+        .set_credentials(
+            device.id,
+            &hash_secret(SECRET).expect("hash"),
+            &SigningKey::derive(SECRET).to_hex(),
+            &Actor::System,
+        )
+        .await
+        .expect("credentials");
+    data
+}
+
+/// Opens the on-disk store, waiting for a previous owner's lock to go.
+async fn open_store(data: &Path) -> Store {
+    let url = format!("surrealkv://{}", data.join("db").display());
+    std::fs::create_dir_all(data).expect("data dir");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match Store::open(&url).await {
+            Ok(store) => return store,
+            Err(error) if Instant::now() < deadline && error.to_string().contains("locked") => {
+                sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("store: {error}"),
+        }
+    }
+}
+
+/// `cavs-hub` with a clean environment: only the data dir, addresses and key are set.
+fn hub_command(data: &Path, http: u16, mqtt: u16) -> Command {
+    let mut cmd = Command::new(HUB);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("CAVS_DATA_DIR", data)
+        .env("CAVS_HTTP_ADDR", format!("127.0.0.1:{http}"))
+        .env("CAVS_MQTT_ADDR", format!("127.0.0.1:{mqtt}"))
+        .env("CAVS_SECRET_KEY", "reliability-test-secret-key-0123456789")
+        .current_dir(data.parent().unwrap_or(data));
+    cmd
+}
+
+/// A running hub process.
+struct Hub {
+    child: Child,
+    http: u16,
+}
+
+impl Hub {
+    /// Starts `cavs-hub serve` and waits until `/api/health` answers 200 (the store's lock of a
+    /// process just gone may take a moment to clear: a start that fails on it is retried).
+    async fn start(data: &Path, http: u16, mqtt: u16) -> Hub {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(data.parent().unwrap_or(data).join("hub.log"))
+                .expect("log");
+            let child = hub_command(data, http, mqtt)
+                .arg("serve")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn hub");
+            let mut hub = Hub { child, http };
+            loop {
+                if let Ok(Some(_)) = hub.child.try_wait() {
+                    break;
+                }
+                if http_get(http, "/api/health").is_some_and(|(status, _)| status == 200) {
+                    return hub;
+                }
+                assert!(Instant::now() < deadline, "hub never became healthy");
+                sleep(Duration::from_millis(200)).await;
+            }
+            assert!(Instant::now() < deadline, "hub kept failing to start");
+            sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// SIGKILL: nothing is flushed, nothing drained.
+    async fn kill(mut self) {
+        self.signal("-KILL");
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and the exit status (bounded wait).
+    async fn stop(mut self) -> std::process::ExitStatus {
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("hub did not stop within 40 s of SIGTERM");
+            }
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `cavs_frames_dropped_total{reason}` from `/metrics` (loopback: no token needed).
+    fn dropped(&self, reason: &str) -> u64 {
+        let (_, body) = http_get(self.http, "/metrics").expect("metrics");
+        body.lines()
+            .find(|l| l.starts_with("cavs_frames_dropped_total") && l.contains(&format!("reason=\"{reason}\"")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, response))
+}
+
+/// A running agent.
+struct Agent {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<cavs_agent::RunStats, cavs_agent::AgentError>>,
+    spool: PathBuf,
+}
+
+impl Agent {
+    fn start(root: &Path, frames: &Path, mqtt: u16, interval_ms: u64) -> Agent {
+        let spool = root.join("spool");
+        let settings = AgentSettings {
+            broker_url: format!("mqtt://127.0.0.1:{mqtt}"),
+            ca_file: None,
+            device_id: DEVICE.into(),
+            device_secret: Some(SecretString::from(SECRET)),
+            classroom_id: CLASSROOM.into(),
+            source: format!("dir:{}", frames.display()),
+            capture_interval_ms: interval_ms,
+            jpeg_quality: 85,
+            resolution: Resolution {
+                width: 1280,
+                height: 960,
+            },
+            spool_dir: spool.clone(),
+            spool_max_mb: 256,
+            heartbeat_secs: 5,
+            change_threshold: 0.0,
+            enabled: true,
+            source_loop: false,
+            reconnect_max_ms: 1000,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(cavs_agent::run(settings, async {
+            let _ = stopped.await;
+        }));
+        Agent { stop, task, spool }
+    }
+
+    fn spooled(&self) -> usize {
+        std::fs::read_dir(&self.spool).map_or(0, |dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "frame"))
+                .count()
+        })
+    }
+
+    /// Waits until every frame was captured and the spool is empty (every one acknowledged).
+    async fn until_delivered(&self, within: Duration, captured: impl Fn() -> bool) {
+        let deadline = Instant::now() + within;
+        while !(captured() && self.spooled() == 0) {
+            assert!(Instant::now() < deadline, "{} frames never acknowledged", self.spooled());
+            sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn stop(self) -> cavs_agent::RunStats {
+        let _ = self.stop.send(());
+        self.task.await.expect("agent task").expect("agent run")
+    }
+}
+
+/// Faces counted into records per predicted name (`None`: unknown faces), and frames
+/// committed, as the store holds them once the hub has stopped.
+type Tally = (BTreeMap<Option<String>, u64>, usize);
+
+async fn tally(data: &Path) -> Tally {
+    let store = open_store(data).await;
+    let records = store
+        .attendance()
+        .list(
+            &AttendanceFilter::default(),
+            &PageRequest {
+                page: 1,
+                page_size: 1000,
+            },
+        )
+        .await
+        .expect("records")
+        .items;
+    let mut faces = BTreeMap::new();
+    for record in records {
+        *faces.entry(record.predicted_name).or_insert(0) += record.frame_count;
+    }
+    let frames = store
+        .frames()
+        .ids_since(chrono::Utc::now() - chrono::Duration::days(1), 1000)
+        .await
+        .expect("frames")
+        .len();
+    (faces, frames)
+}
+
+/// True once `interval_ms × 24` (plus a margin) has passed since `started`: every frame captured.
+fn all_captured(started: Instant, interval_ms: u64) -> impl Fn() -> bool {
+    let done = started + Duration::from_millis(interval_ms * FRAMES as u64 + 3000);
+    move || Instant::now() >= done
+}
+
+/// The same 24 frames, one every 1.2 s, to a hub that is up all along.
+async fn calm_baseline() -> Tally {
+    let root = tempfile::tempdir().expect("tempdir");
+    let frames = frame_dir(root.path());
+    let data = prepare(root.path(), 1200).await;
+    let (http, mqtt) = (free_port(), free_port());
+    let hub = Hub::start(&data, http, mqtt).await;
+    let agent = Agent::start(root.path(), &frames, mqtt, 1200);
+    agent
+        .until_delivered(Duration::from_secs(240), all_captured(Instant::now(), 1200))
+        .await;
+    let stats = agent.stop().await;
+    assert_eq!(stats.frames_captured, FRAMES as u64, "{stats:?}");
+    assert!(hub.stop().await.success());
+    let counted = tally(&data).await;
+    assert_eq!(counted.1, FRAMES, "every frame committed once");
+    assert!(
+        counted.0.iter().any(|(name, n)| name.is_some() && *n > 0),
+        "enrolled students were recognised: {counted:?}"
+    );
+    counted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_captured_while_the_hub_is_down_are_each_recorded_once() {
+    let calm = calm_baseline().await;
+
+    let root = tempfile::tempdir().expect("tempdir");
+    let frames = frame_dir(root.path());
+    let data = prepare(root.path(), 150).await;
+    let (http, mqtt) = (free_port(), free_port());
+    // The hub is down: every frame goes to the agent's spool.
+    let agent = Agent::start(root.path(), &frames, mqtt, 150);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while agent.spooled() < FRAMES {
+        assert!(Instant::now() < deadline, "only {} frames spooled", agent.spooled());
+        sleep(Duration::from_millis(100)).await;
+    }
+    // It comes back: the backlog is replayed at the pace the hub admits.
+    let hub = Hub::start(&data, http, mqtt).await;
+    agent.until_delivered(Duration::from_secs(240), || true).await;
+    assert_eq!(hub.dropped("rate_limited"), 0, "replay paced below the admitted rate");
+    assert_eq!(hub.dropped("overloaded"), 0);
+    let stats = agent.stop().await;
+    assert_eq!(stats.frames_captured, FRAMES as u64, "{stats:?}");
+    assert_eq!(stats.frames_sent, FRAMES as u64, "{stats:?}");
+    assert_eq!(stats.spool_dropped, 0, "{stats:?}");
+    assert!(hub.stop().await.success());
+    assert_eq!(tally(&data).await, calm, "the same faces as the calm run, once each");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_killed_while_frames_are_in_flight_loses_none_and_counts_none_twice() {
+    let calm = calm_baseline().await;
+    eprintln!("calm run: {calm:?}");
+
+    let root = tempfile::tempdir().expect("tempdir");
+    let frames = frame_dir(root.path());
+    let data = prepare(root.path(), 300).await;
+    let (http, mqtt) = (free_port(), free_port());
+    let hub = Hub::start(&data, http, mqtt).await;
+    let started = Instant::now();
+    let agent = Agent::start(root.path(), &frames, mqtt, 300);
+    // Frames are being recognised, written and acknowledged when the hub dies.
+    sleep(Duration::from_secs(3)).await;
+    hub.kill().await;
+    sleep(Duration::from_secs(1)).await;
+    let hub = Hub::start(&data, http, mqtt).await;
+    agent
+        .until_delivered(Duration::from_secs(240), all_captured(started, 300))
+        .await;
+    let stats = agent.stop().await;
+    assert_eq!(stats.frames_captured, FRAMES as u64, "{stats:?}");
+    assert_eq!(stats.spool_dropped, 0, "{stats:?}");
+    assert!(hub.stop().await.success());
+    assert_eq!(tally(&data).await, calm, "the same faces as the calm run, once each");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_stopped_with_sigterm_drains_exits_and_loses_nothing() {
+    let calm = calm_baseline().await;
+
+    let root = tempfile::tempdir().expect("tempdir");
+    let frames = frame_dir(root.path());
+    let data = prepare(root.path(), 200).await;
+    let (http, mqtt) = (free_port(), free_port());
+    let hub = Hub::start(&data, http, mqtt).await;
+    let started = Instant::now();
+    let agent = Agent::start(root.path(), &frames, mqtt, 200);
+    sleep(Duration::from_secs(3)).await;
+    // A graceful stop: intake stops, admitted frames are committed and acknowledged, the
+    // process exits well within its drain bound; what it did not take stays in the spool.
+    let stopping = Instant::now();
+    assert!(hub.stop().await.success(), "clean exit");
+    assert!(stopping.elapsed() < Duration::from_secs(30), "{:?}", stopping.elapsed());
+    assert!(agent.spooled() > 0, "frames captured meanwhile wait in the spool");
+    let hub = Hub::start(&data, http, mqtt).await;
+    agent
+        .until_delivered(Duration::from_secs(240), all_captured(started, 200))
+        .await;
+    let stats = agent.stop().await;
+    assert_eq!(stats.frames_captured, FRAMES as u64, "{stats:?}");
+    assert!(hub.stop().await.success());
+    assert_eq!(tally(&data).await, calm, "the same faces as the calm run, once each");
+}
