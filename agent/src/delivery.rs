@@ -117,7 +117,8 @@ impl Delivery {
     /// Frame `seq` (`frame_id`) was handed to the MQTT client at `now`.
     pub fn sent(&mut self, seq: u64, frame_id: Uuid, now: Instant) {
         self.not_before.remove(&seq);
-        self.awaiting.insert(frame_id, Awaiting { seq, sent_at: now });
+        self.awaiting
+            .insert(frame_id, Awaiting { seq, sent_at: now });
         self.by_seq.insert(seq, frame_id);
         self.next_send = self.next_send.max(now) + self.pace;
     }

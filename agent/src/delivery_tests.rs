@@ -25,7 +25,11 @@ fn frames_go_oldest_first_at_the_pace_and_within_the_window() {
     let start = Instant::now();
     let mut d = Delivery::new(start);
     d.set_hub_rate(5.0);
-    assert_eq!(d.pace(), Duration::from_millis(250), "80 % of the hub's rate");
+    assert_eq!(
+        d.pace(),
+        Duration::from_millis(250),
+        "80 % of the hub's rate"
+    );
     let spool = [1, 2, 3, 4, 5];
     assert_eq!(send(&mut d, &spool, start).map(|s| s.0), Some(1));
     assert_eq!(d.pick(spool, start), None, "paced");
@@ -69,7 +73,11 @@ fn final_acks_delete_and_retry_acks_wait_then_resend() {
         AckEffect::Retry(second)
     );
     let spool = [11];
-    assert_eq!(d.pick(spool, later + Duration::from_secs(1)), None, "waits as asked");
+    assert_eq!(
+        d.pick(spool, later + Duration::from_secs(1)),
+        None,
+        "waits as asked"
+    );
     let resent = d.pick(spool, later + Duration::from_secs(2));
     assert_eq!(resent, Some(second));
     let rejected = Uuid::now_v7();
@@ -94,7 +102,10 @@ fn a_lost_connection_resends_what_was_in_flight_without_giving_up() {
         d.connection_lost();
         now += d.pace();
     }
-    assert!(d.take_given_up().is_empty(), "outages are not the frame's fault");
+    assert!(
+        d.take_given_up().is_empty(),
+        "outages are not the frame's fault"
+    );
     assert_eq!(d.pick(spool, now), Some(1));
 }
 
@@ -111,6 +122,10 @@ fn an_unanswered_frame_is_sent_again_then_given_up() {
         d.sent(7, Uuid::now_v7(), now);
     }
     now += ACK_TIMEOUT;
-    assert_eq!(d.pick(spool, now), Some(8), "7 is given up; the next frame goes");
+    assert_eq!(
+        d.pick(spool, now),
+        Some(8),
+        "7 is given up; the next frame goes"
+    );
     assert_eq!(d.take_given_up(), vec![7]);
 }

@@ -291,7 +291,9 @@ impl Runner {
             AckEffect::Retry(seq) => {
                 tracing::debug!(seq, reason = ?ack.reason, retry_after_ms = ?ack.retry_after_ms, "the hub asked to send a frame again later");
             }
-            AckEffect::Unknown => tracing::trace!(frame_id = %ack.frame_id, "ack of no frame in flight"),
+            AckEffect::Unknown => {
+                tracing::trace!(frame_id = %ack.frame_id, "ack of no frame in flight")
+            }
         }
     }
 
@@ -302,7 +304,10 @@ impl Runner {
         }
         if let Some(max_fps) = serde_json::from_slice::<serde_json::Value>(payload)
             .ok()
-            .and_then(|v| v.get(CONFIG_MAX_FPS_KEY).and_then(serde_json::Value::as_f64))
+            .and_then(|v| {
+                v.get(CONFIG_MAX_FPS_KEY)
+                    .and_then(serde_json::Value::as_f64)
+            })
         {
             self.delivery.set_hub_rate(max_fps as f32);
         }
@@ -345,12 +350,15 @@ impl Runner {
                 }
             }
             let Some(seq) = picked else { return };
-            let read = spool.read(seq).map_err(|e| e.to_string()).and_then(|bytes| {
-                decode_frame(&bytes)
-                    .map(|(header, _)| header.frame_id)
-                    .map_err(|e| e.to_string())
-                    .map(|id| (id, bytes))
-            });
+            let read = spool
+                .read(seq)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    decode_frame(&bytes)
+                        .map(|(header, _)| header.frame_id)
+                        .map_err(|e| e.to_string())
+                        .map(|id| (id, bytes))
+                });
             match read {
                 Ok((frame_id, bytes)) => {
                     drop(spool);

@@ -13,8 +13,8 @@ use std::time::Duration;
 use cavs_agent::RunStats;
 use cavs_config::{AgentSettings, Resolution, SecretString};
 use cavs_models::protocol::{
-    AckOutcome, DeviceState, FrameAck, FrameHeader, Heartbeat, SigningKey, StatusPayload, Topic, decode_frame,
-    verify_header,
+    AckOutcome, DeviceState, FrameAck, FrameHeader, Heartbeat, SigningKey, StatusPayload, Topic,
+    decode_frame, verify_header,
 };
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Publish, QoS};
 use tokio::net::{TcpListener, TcpStream};

@@ -11,8 +11,8 @@ use crate::ApiState;
 use crate::auth::DeviceAuth;
 use crate::error::{ApiError, ApiResult};
 use crate::photos;
-use cavs_models::pipeline::{CaptureFace, CaptureRequest};
 use crate::tags::ApiTags;
+use cavs_models::pipeline::{CaptureFace, CaptureRequest};
 
 /// A captured photo.
 #[derive(Debug, Multipart)]

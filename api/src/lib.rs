@@ -29,11 +29,11 @@ pub mod text;
 mod timeparam;
 mod users;
 
-pub use config::ApiConfig;
 pub use cavs_models::pipeline::{
     CaptureFace, CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError,
     PipelineHealth,
 };
+pub use config::ApiConfig;
 
 use std::collections::HashSet;
 use std::sync::Arc;

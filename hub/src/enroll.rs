@@ -6,8 +6,10 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use cavs_models::pipeline::{CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError};
 use cavs_models::Device;
+use cavs_models::pipeline::{
+    CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError,
+};
 use cavs_recognizer::{DecodeLimits, Recognizer, RecognizerConfig};
 
 use crate::pipeline::pool::enrollment_faces;

@@ -40,8 +40,17 @@ fn frame_dir(root: &Path) -> PathBuf {
     let mut photos: Vec<PathBuf> = std::fs::read_dir(dev_photos())
         .expect("dev photos")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('_')))
-        .flat_map(|person| std::fs::read_dir(person).expect("person").filter_map(|e| e.ok().map(|e| e.path())))
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+        })
+        .flat_map(|person| {
+            std::fs::read_dir(person)
+                .expect("person")
+                .filter_map(|e| e.ok().map(|e| e.path()))
+        })
         .collect();
     photos.sort();
     photos.push(dev_photos().join("_group/kit_with_rose.jpg"));
@@ -57,7 +66,13 @@ fn frame_dir(root: &Path) -> PathBuf {
 /// One folder per person with their first photo, for `cavs-hub enroll`.
 fn enroll_dir(root: &Path) -> PathBuf {
     let dir = root.join("enroll");
-    for person in ["alex_lacamoire", "biden", "kit_harington", "obama", "rose_leslie"] {
+    for person in [
+        "alex_lacamoire",
+        "biden",
+        "kit_harington",
+        "obama",
+        "rose_leslie",
+    ] {
         let mut photos: Vec<PathBuf> = std::fs::read_dir(dev_photos().join(person))
             .expect("person")
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -81,7 +96,11 @@ async fn prepare(root: &Path, interval_ms: u64) -> PathBuf {
         .arg("--quiet")
         .output()
         .expect("enroll runs");
-    assert!(out.status.success(), "enroll: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "enroll: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let store = open_store(&data).await;
     let device = store
         .devices()
@@ -216,7 +235,10 @@ impl Hub {
     fn dropped(&self, reason: &str) -> u64 {
         let (_, body) = http_get(self.http, "/metrics").expect("metrics");
         body.lines()
-            .find(|l| l.starts_with("cavs_frames_dropped_total") && l.contains(&format!("reason=\"{reason}\"")))
+            .find(|l| {
+                l.starts_with("cavs_frames_dropped_total")
+                    && l.contains(&format!("reason=\"{reason}\""))
+            })
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
             .map_or(0, |v| v as u64)
@@ -227,7 +249,11 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
@@ -284,7 +310,11 @@ impl Agent {
     async fn until_delivered(&self, within: Duration, captured: impl Fn() -> bool) {
         let deadline = Instant::now() + within;
         while !(captured() && self.spooled() == 0) {
-            assert!(Instant::now() < deadline, "{} frames never acknowledged", self.spooled());
+            assert!(
+                Instant::now() < deadline,
+                "{} frames never acknowledged",
+                self.spooled()
+            );
             sleep(Duration::from_millis(200)).await;
         }
     }
@@ -367,20 +397,34 @@ async fn frames_captured_while_the_hub_is_down_are_each_recorded_once() {
     let agent = Agent::start(root.path(), &frames, mqtt, 150);
     let deadline = Instant::now() + Duration::from_secs(60);
     while agent.spooled() < FRAMES {
-        assert!(Instant::now() < deadline, "only {} frames spooled", agent.spooled());
+        assert!(
+            Instant::now() < deadline,
+            "only {} frames spooled",
+            agent.spooled()
+        );
         sleep(Duration::from_millis(100)).await;
     }
     // It comes back: the backlog is replayed at the pace the hub admits.
     let hub = Hub::start(&data, http, mqtt).await;
-    agent.until_delivered(Duration::from_secs(240), || true).await;
-    assert_eq!(hub.dropped("rate_limited"), 0, "replay paced below the admitted rate");
+    agent
+        .until_delivered(Duration::from_secs(240), || true)
+        .await;
+    assert_eq!(
+        hub.dropped("rate_limited"),
+        0,
+        "replay paced below the admitted rate"
+    );
     assert_eq!(hub.dropped("overloaded"), 0);
     let stats = agent.stop().await;
     assert_eq!(stats.frames_captured, FRAMES as u64, "{stats:?}");
     assert_eq!(stats.frames_sent, FRAMES as u64, "{stats:?}");
     assert_eq!(stats.spool_dropped, 0, "{stats:?}");
     assert!(hub.stop().await.success());
-    assert_eq!(tally(&data).await, calm, "the same faces as the calm run, once each");
+    assert_eq!(
+        tally(&data).await,
+        calm,
+        "the same faces as the calm run, once each"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,7 +451,11 @@ async fn a_hub_killed_while_frames_are_in_flight_loses_none_and_counts_none_twic
     assert_eq!(stats.frames_captured, FRAMES as u64, "{stats:?}");
     assert_eq!(stats.spool_dropped, 0, "{stats:?}");
     assert!(hub.stop().await.success());
-    assert_eq!(tally(&data).await, calm, "the same faces as the calm run, once each");
+    assert_eq!(
+        tally(&data).await,
+        calm,
+        "the same faces as the calm run, once each"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -426,8 +474,15 @@ async fn a_hub_stopped_with_sigterm_drains_exits_and_loses_nothing() {
     // process exits well within its drain bound; what it did not take stays in the spool.
     let stopping = Instant::now();
     assert!(hub.stop().await.success(), "clean exit");
-    assert!(stopping.elapsed() < Duration::from_secs(30), "{:?}", stopping.elapsed());
-    assert!(agent.spooled() > 0, "frames captured meanwhile wait in the spool");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert!(
+        agent.spooled() > 0,
+        "frames captured meanwhile wait in the spool"
+    );
     let hub = Hub::start(&data, http, mqtt).await;
     agent
         .until_delivered(Duration::from_secs(240), all_captured(started, 200))
@@ -435,5 +490,9 @@ async fn a_hub_stopped_with_sigterm_drains_exits_and_loses_nothing() {
     let stats = agent.stop().await;
     assert_eq!(stats.frames_captured, FRAMES as u64, "{stats:?}");
     assert!(hub.stop().await.success());
-    assert_eq!(tally(&data).await, calm, "the same faces as the calm run, once each");
+    assert_eq!(
+        tally(&data).await,
+        calm,
+        "the same faces as the calm run, once each"
+    );
 }

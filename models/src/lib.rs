@@ -5,10 +5,10 @@
 //! the agent uses it with `default-features = false` (no SurrealDB).
 
 pub mod domain;
-pub mod protocol;
-pub mod scope;
 #[cfg(feature = "store")]
 pub mod pipeline;
+pub mod protocol;
+pub mod scope;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod throttle;

@@ -88,7 +88,10 @@ async fn a_frame_commits_once_even_when_sent_again_after_a_restart() {
         assert_eq!(records[0].id, record_id);
         assert_eq!(records[1].frame_count, 2);
         assert!((records[1].confidence - 0.9).abs() < 1e-6);
-        assert_eq!(records[1].captured_image_path.as_deref(), Some("crops/b.jpg"));
+        assert_eq!(
+            records[1].captured_image_path.as_deref(),
+            Some("crops/b.jpg")
+        );
         assert_eq!(records[2].predicted_student_id, None);
         assert!(store.frames().exists(first.frame_id).await.expect("exists"));
         (first, record_id, unknown_id)
@@ -155,8 +158,17 @@ async fn a_failing_face_writes_nothing_of_its_frame() {
         at,
     );
     assert!(store.frames().commit(&broken).await.is_err());
-    assert!(!store.frames().exists(broken.frame_id).await.expect("exists"));
-    assert!(store.attendance().get(created).await.is_err(), "rolled back");
+    assert!(
+        !store
+            .frames()
+            .exists(broken.frame_id)
+            .await
+            .expect("exists")
+    );
+    assert!(
+        store.attendance().get(created).await.is_err(),
+        "rolled back"
+    );
     // The same frame id commits once the problem is gone.
     let fixed = FrameCommit {
         faces: broken.faces[..1].to_vec(),

@@ -92,7 +92,8 @@ pub async fn flood(
         let mut sent = 0u64;
         while Instant::now() < until {
             if Instant::now() >= next {
-                let (_, envelope) = signed_frame("cam-good", "room-good", &secret, sent + 1, &jpeg)?;
+                let (_, envelope) =
+                    signed_frame("cam-good", "room-good", &secret, sent + 1, &jpeg)?;
                 if good
                     .try_publish(&good_topic, QoS::AtLeastOnce, false, envelope)
                     .is_ok()

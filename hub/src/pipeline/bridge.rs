@@ -106,7 +106,11 @@ fn dispatch(topic: &str, payload: bytes::Bytes, targets: &Targets) {
             let bytes = payload.len();
             let Some(ticket) = targets.budget.take(bytes) else {
                 targets.metrics.dropped(DropReason::BridgeFull.as_str());
-                tracing::warn!(device_id = device, bytes, "frame not taken: frames in transit over their byte budget");
+                tracing::warn!(
+                    device_id = device,
+                    bytes,
+                    "frame not taken: frames in transit over their byte budget"
+                );
                 return;
             };
             let frame = IncomingFrame {
@@ -122,7 +126,10 @@ fn dispatch(topic: &str, payload: bytes::Bytes, targets: &Targets) {
                     }
                 };
                 targets.metrics.dropped(DropReason::BridgeFull.as_str());
-                tracing::warn!(device_id = device, "frame not taken: the router's mailbox is full or closed");
+                tracing::warn!(
+                    device_id = device,
+                    "frame not taken: the router's mailbox is full or closed"
+                );
             }
         }
         Ok(Topic::Status { device }) => {
@@ -155,5 +162,9 @@ fn dispatch(topic: &str, payload: bytes::Bytes, targets: &Targets) {
 /// Counts a status or heartbeat the health actor had no room for (the next one replaces it).
 fn report_dropped(targets: &Targets, device: &str, kind: &str) {
     targets.metrics.health_reports_dropped.inc();
-    tracing::debug!(device_id = device, kind, "device report dropped: health mailbox full");
+    tracing::debug!(
+        device_id = device,
+        kind,
+        "device report dropped: health mailbox full"
+    );
 }

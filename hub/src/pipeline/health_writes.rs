@@ -88,11 +88,21 @@ mod tests {
         let mut slot = WriteSlot::default();
         let first = write(DeviceState::Online, true, None);
         assert_eq!(slot.offer(first.clone()), Some(first));
-        assert_eq!(slot.offer(write(DeviceState::Stale, false, Some("missed 3 heartbeats"))), None);
+        assert_eq!(
+            slot.offer(write(
+                DeviceState::Stale,
+                false,
+                Some("missed 3 heartbeats")
+            )),
+            None
+        );
         assert_eq!(slot.offer(write(DeviceState::Offline, false, None)), None);
         let next = slot.finished().expect("the waiting write");
         assert_eq!(next.state, DeviceState::Offline, "latest state");
-        assert_eq!(next.publish, None, "a status of an older state is not published");
+        assert_eq!(
+            next.publish, None,
+            "a status of an older state is not published"
+        );
         assert_eq!(slot.finished(), None);
         let again = write(DeviceState::Online, false, None);
         assert_eq!(slot.offer(again.clone()), Some(again), "idle again");

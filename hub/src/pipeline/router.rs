@@ -20,8 +20,8 @@ use super::health::{DeviceHealth, FrameSeen};
 use super::messages::{FrameFailure, FrameFailureKind, FrameJob, WriteOutcome};
 use super::metrics::{DeviceLabel, Metrics};
 use super::policy::{
-    Admission, AdmissionLimits, DropReason, FrameIds, FrameQueues, InboxTicket, KnownDevice,
-    Offer, RETRY_AFTER, RateLimiter, Seen,
+    Admission, AdmissionLimits, DropReason, FrameIds, FrameQueues, InboxTicket, KnownDevice, Offer,
+    RETRY_AFTER, RateLimiter, Seen,
 };
 use super::pool::{Recognize, Recognized, RecognizerWorker};
 use super::writer::{AttendanceWriter, WriteFrame};
@@ -157,9 +157,19 @@ impl FrameRouter {
     fn drop_frame(&self, reason: DropReason, device: &str, frame_id: Option<Uuid>, detail: &str) {
         self.metrics.dropped(reason.as_str());
         if reason.is_routine() {
-            tracing::debug!(device_id = device, reason = reason.as_str(), detail, "frame dropped");
+            tracing::debug!(
+                device_id = device,
+                reason = reason.as_str(),
+                detail,
+                "frame dropped"
+            );
         } else {
-            tracing::warn!(device_id = device, reason = reason.as_str(), detail, "frame dropped");
+            tracing::warn!(
+                device_id = device,
+                reason = reason.as_str(),
+                detail,
+                "frame dropped"
+            );
         }
         let (Some(frame_id), Some(outcome)) = (frame_id, reason.ack()) else {
             return;
@@ -208,11 +218,21 @@ impl FrameRouter {
         match self.ids.begin(frame_id) {
             Seen::New => {}
             Seen::InProgress => {
-                self.drop_frame(DropReason::InProgress, &device, Some(frame_id), "sent again");
+                self.drop_frame(
+                    DropReason::InProgress,
+                    &device,
+                    Some(frame_id),
+                    "sent again",
+                );
                 return;
             }
             Seen::Done => {
-                self.drop_frame(DropReason::Duplicate, &device, Some(frame_id), "recorded before");
+                self.drop_frame(
+                    DropReason::Duplicate,
+                    &device,
+                    Some(frame_id),
+                    "recorded before",
+                );
                 return;
             }
         }
@@ -318,7 +338,12 @@ impl FrameRouter {
             WriteOutcome::Duplicate => {
                 self.ids.done(frame_id);
                 if mqtt {
-                    self.drop_frame(DropReason::Duplicate, device, Some(frame_id), "recorded before a restart");
+                    self.drop_frame(
+                        DropReason::Duplicate,
+                        device,
+                        Some(frame_id),
+                        "recorded before a restart",
+                    );
                 }
             }
             WriteOutcome::Rejected(kind) => {
@@ -340,7 +365,7 @@ impl FrameRouter {
 
     /// Sends waiting frames to the pool while slots are free; answers drain requests once idle.
     fn dispatch_next(&mut self, ctx: &mut Context<Self>) {
-        while let Some(job) = self.queues.next() {
+        while let Some(job) = self.queues.take_next() {
             self.dispatch(job, ctx);
         }
         if self.queues.inflight() == 0 && self.queues.queued() == 0 {

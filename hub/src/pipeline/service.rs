@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use actix::{Actor, Addr};
 use async_trait::async_trait;
 use bytes::Bytes;
+use cavs_config::HubSettings;
 use cavs_models::pipeline::{
     CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError, PipelineHealth,
 };
-use cavs_config::HubSettings;
 use cavs_models::protocol::SigningKey;
 use cavs_models::store::Store;
 use cavs_models::{Device, DeviceStatus};
@@ -242,7 +242,10 @@ impl HubPipeline {
             }
         }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        self.parts.acks.flush(left.max(Duration::from_millis(500))).await;
+        self.parts
+            .acks
+            .flush(left.max(Duration::from_millis(500)))
+            .await;
     }
 }
 

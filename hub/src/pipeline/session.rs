@@ -98,10 +98,13 @@ impl FaceDecision {
     }
 }
 
-/// Unknown faces recorded per classroom session: descriptor, record, best confidence.
+/// One unknown face's record: its first descriptor, the record, the best confidence.
+type UnknownEntry = (Descriptor, Uuid, f32);
+
+/// Unknown faces recorded per classroom session.
 #[derive(Debug, Default)]
 pub struct UnknownFaces {
-    sessions: HashMap<(String, DateTime<Utc>), Vec<(Descriptor, Uuid, f32)>>,
+    sessions: HashMap<(String, DateTime<Utc>), Vec<UnknownEntry>>,
 }
 
 impl UnknownFaces {
@@ -230,9 +233,8 @@ pub fn decide(
                     face.descriptor,
                     OpenRecord {
                         id,
-                        confidence: known.map_or(face.confidence, |k| {
-                            k.confidence.max(face.confidence)
-                        }),
+                        confidence: known
+                            .map_or(face.confidence, |k| k.confidence.max(face.confidence)),
                     },
                 )),
             }

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::prelude::*;
+use cavs_models::AttendanceRecord;
 use cavs_models::NewAttendance;
 use cavs_models::pipeline::{CaptureFace, CaptureOutcome};
 use cavs_models::protocol::{AttendanceEvent, AttendanceEventKind, Topic};
 use cavs_models::store::{FaceWrite, FrameCommit, FrameCommitted, Store, StoreError};
-use cavs_models::AttendanceRecord;
 use cavs_recognizer::{MatchClass, Thresholds};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -75,7 +75,11 @@ impl Actor for AttendanceWriter {
 impl Handler<WriteFrame> for AttendanceWriter {
     type Result = AtomicResponse<Self, WriteOutcome>;
 
-    fn handle(&mut self, WriteFrame(recognized): WriteFrame, _: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        WriteFrame(recognized): WriteFrame,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
         let writer = Arc::clone(&self.writer);
         // Atomic: later frames stay in the mailbox until this one is committed, so the
         // find-or-create of a session record is never raced.
@@ -273,9 +277,9 @@ impl FrameWriter {
         decisions: &[FaceDecision],
         records: &[AttendanceRecord],
     ) {
-        self.metrics.frame_latency_seconds.observe(
-            (Utc::now() - job.captured_at).num_milliseconds().max(0) as f64 / 1000.0,
-        );
+        self.metrics
+            .frame_latency_seconds
+            .observe((Utc::now() - job.captured_at).num_milliseconds().max(0) as f64 / 1000.0);
         for ((face, decision), record) in faces.iter().zip(decisions).zip(records) {
             let unknown = matches!(
                 decision,
@@ -309,7 +313,10 @@ impl FrameWriter {
             .iter()
             .zip(records)
             .map(|(face, record)| {
-                let named = face.best.as_ref().filter(|_| self.class_of(face) != MatchClass::Unknown);
+                let named = face
+                    .best
+                    .as_ref()
+                    .filter(|_| self.class_of(face) != MatchClass::Unknown);
                 CaptureFace {
                     bbox: [face.bbox.x, face.bbox.y, face.bbox.width, face.bbox.height],
                     score: face.score,
@@ -328,7 +335,12 @@ impl FrameWriter {
     /// Saves the face crop under `crops/{classroom}/{date}/` and returns its path relative to
     /// the data dir, or `None` (logged) if it could not be written. The name derives from the
     /// frame id, so a frame written again overwrites its own crops.
-    async fn save_crop(&self, job: &FrameJob, index: usize, face: &RecognizedFace) -> Option<String> {
+    async fn save_crop(
+        &self,
+        job: &FrameJob,
+        index: usize,
+        face: &RecognizedFace,
+    ) -> Option<String> {
         if face.crop_jpeg.is_empty() {
             return None;
         }
@@ -354,7 +366,12 @@ impl FrameWriter {
         }
     }
 
-    async fn publish_event(&self, record: &AttendanceRecord, kind: AttendanceEventKind, frame_id: Uuid) {
+    async fn publish_event(
+        &self,
+        record: &AttendanceRecord,
+        kind: AttendanceEventKind,
+        frame_id: Uuid,
+    ) {
         let event = AttendanceEvent {
             kind,
             record_id: record.id,
@@ -370,7 +387,11 @@ impl FrameWriter {
         match serde_json::to_vec(&event) {
             Ok(payload) => {
                 self.publisher
-                    .publish(Topic::events(record.classroom_id.clone()).to_string(), payload, false)
+                    .publish(
+                        Topic::events(record.classroom_id.clone()).to_string(),
+                        payload,
+                        false,
+                    )
                     .await
             }
             Err(error) => tracing::warn!(%error, "could not encode attendance event"),

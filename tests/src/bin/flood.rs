@@ -30,18 +30,15 @@ async fn main() -> anyhow::Result<()> {
     hub.register_device("cam-good", "room-good", SECRET).await?;
     hub.register_device("cam-junk", "room-junk", SECRET).await?;
     hub.wait_for_broker().await;
-    let report = cavs_tests::flood::flood(
-        &hub,
-        SECRET,
-        Duration::from_secs(args.seconds),
-        args.bytes,
-    )
-    .await?;
+    let report =
+        cavs_tests::flood::flood(&hub, SECRET, Duration::from_secs(args.seconds), args.bytes)
+            .await?;
     println!(
         "junk: {} publishes of {} MiB ({} GiB) in {} s; good: {} sent, {} recorded; junk read and dropped (malformed/oversize/bridge_full): {}; RSS {} MiB before, peak {} MiB",
         report.junk_sent,
         report.junk_bytes as f64 / (1 << 20) as f64,
-        (report.junk_sent as f64 * report.junk_bytes as f64 / (1u64 << 30) as f64 * 10.0).round() / 10.0,
+        (report.junk_sent as f64 * report.junk_bytes as f64 / (1u64 << 30) as f64 * 10.0).round()
+            / 10.0,
         args.seconds,
         report.good_sent,
         report.committed,

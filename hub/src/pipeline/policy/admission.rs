@@ -309,7 +309,9 @@ mod tests {
         a.set_device("cam-1".into(), Some(known));
         assert_eq!(refused(&a, TOPIC, &ok), DropReason::UnknownDevice);
         a.set_device("cam-1".into(), None);
-        let refusal = a.admit("room-1", "cam-1", &ok, Utc::now()).expect_err("gone");
+        let refusal = a
+            .admit("room-1", "cam-1", &ok, Utc::now())
+            .expect_err("gone");
         assert_eq!(refusal.reason, DropReason::UnknownDevice);
         assert!(refusal.frame_id.is_some(), "the ack can name the frame");
     }

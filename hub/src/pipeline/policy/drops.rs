@@ -139,7 +139,11 @@ mod tests {
             DropReason::BridgeFull,
             DropReason::ShuttingDown,
         ] {
-            assert_eq!(reason.ack(), None, "{reason:?}: the device re-sends on its own");
+            assert_eq!(
+                reason.ack(),
+                None,
+                "{reason:?}: the device re-sends on its own"
+            );
         }
     }
 }

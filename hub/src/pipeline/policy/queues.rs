@@ -86,7 +86,7 @@ impl<T: Queued> FrameQueues<T> {
     }
 
     /// The oldest waiting frame (across classrooms) if a slot is free; the slot is taken.
-    pub fn next(&mut self) -> Option<T> {
+    pub fn take_next(&mut self) -> Option<T> {
         if self.inflight >= self.max_inflight || self.queued == 0 {
             return None;
         }
@@ -146,11 +146,11 @@ mod tests {
         assert_eq!(q.offer(Job("a", 2)), Offer::Dispatch(Job("a", 2)));
         assert_eq!(q.offer(Job("b", 3)), Offer::Queued);
         assert_eq!(q.offer(Job("a", 4)), Offer::Queued);
-        assert_eq!(q.next(), None, "no slot is free");
+        assert_eq!(q.take_next(), None, "no slot is free");
         q.complete();
-        assert_eq!(q.next(), Some(Job("b", 3)), "oldest across classrooms");
+        assert_eq!(q.take_next(), Some(Job("b", 3)), "oldest across classrooms");
         q.complete();
-        assert_eq!(q.next(), Some(Job("a", 4)));
+        assert_eq!(q.take_next(), Some(Job("a", 4)));
         assert_eq!((q.inflight(), q.queued()), (2, 0));
     }
 

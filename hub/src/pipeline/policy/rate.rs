@@ -79,7 +79,10 @@ mod tests {
         let start = Instant::now();
         let passed = (0..15).filter(|_| limiter.allow("cam-1", start)).count();
         assert_eq!(passed, 10, "burst of twice the rate");
-        assert!(limiter.allow("cam-2", start), "other devices are unaffected");
+        assert!(
+            limiter.allow("cam-2", start),
+            "other devices are unaffected"
+        );
         assert!(limiter.retry_after("cam-1") > Duration::ZERO);
         assert!(limiter.retry_after("cam-1") <= Duration::from_millis(201));
         assert!(!limiter.allow("cam-1", start + Duration::from_millis(100)));
