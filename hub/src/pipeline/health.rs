@@ -14,6 +14,7 @@ use cavs_models::{Device, DeviceStatus};
 use chrono::Utc;
 
 use super::health_writes::{HealthWrite, StatusNote, WriteSlot};
+use super::lifecycle::{Lifecycle, Step};
 use super::metrics::{Metrics, StateLabel};
 use crate::broker::Publisher;
 
@@ -66,11 +67,7 @@ pub struct HealthTiming {
     pub missed_for_stale: u32,
 }
 
-impl HealthTiming {
-    fn stale_after(&self) -> Duration {
-        self.heartbeat * self.missed_for_stale.max(1)
-    }
-}
+impl HealthTiming {}
 
 /// Routes device reports to one monitor per device and keeps the `cavs_devices` gauge.
 pub struct DeviceHealth {
@@ -113,9 +110,12 @@ impl DeviceHealth {
         };
         let monitor = DeviceMonitor {
             device_id: device.device_id.clone(),
-            state,
-            active: device.status == DeviceStatus::Active,
-            last_seen: None,
+            lifecycle: Lifecycle::new(
+                state,
+                device.status == DeviceStatus::Active,
+                self.timing.heartbeat,
+                self.timing.missed_for_stale,
+            ),
             store: self.store.clone(),
             publisher: self.publisher.clone(),
             timing: self.timing,
@@ -278,9 +278,7 @@ impl Handler<StateChanged> for DeviceHealth {
 /// Tracks one device.
 pub struct DeviceMonitor {
     device_id: String,
-    state: DeviceState,
-    active: bool,
-    last_seen: Option<Instant>,
+    lifecycle: Lifecycle,
     store: Store,
     publisher: Publisher,
     timing: HealthTiming,
@@ -294,7 +292,10 @@ impl Actor for DeviceMonitor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let tick = (self.timing.heartbeat / 2).max(Duration::from_millis(100));
-        ctx.run_interval(tick, |monitor, ctx| monitor.check_stale(ctx));
+        ctx.run_interval(tick, |monitor, ctx| {
+            let step = monitor.lifecycle.tick(Instant::now());
+            monitor.apply(step, ctx);
+        });
     }
 }
 
@@ -324,30 +325,29 @@ struct Reconfigure(Device);
 struct Retire;
 
 impl DeviceMonitor {
-    /// Moves to `state`: stores it (with `last_seen` if heard from now), tells the registry
-    /// and, when the hub is the one deciding (`publish`), publishes the retained status.
-    fn transition(&mut self, state: DeviceState, publish: Option<&str>, ctx: &mut Context<Self>) {
-        let changed = self.state != state;
-        self.state = state;
-        if changed {
+    /// Applies a lifecycle step: tells the registry of a change and stores the state (with
+    /// `last_seen` when online), publishing the retained status when the hub decided it.
+    fn apply(&mut self, step: Option<Step>, ctx: &mut Context<Self>) {
+        let Some(step) = step else { return };
+        if step.changed {
             tracing::info!(
                 device_id = self.device_id,
-                state = state.as_str(),
+                state = step.state.as_str(),
                 "device state"
             );
             self.registry.do_send(StateChanged {
                 device_id: self.device_id.clone(),
-                state,
+                state: step.state,
             });
         }
-        let last_seen = self.last_seen.map(|seen| {
+        let last_seen = self.lifecycle.last_seen().map(|seen| {
             Utc::now() - chrono::Duration::from_std(seen.elapsed()).unwrap_or_default()
         });
         let write = HealthWrite {
-            state,
-            seen_at: matches!(state, DeviceState::Online).then(Utc::now),
-            publish: publish.map(|reason| StatusNote {
-                reason: Some(reason.to_owned()),
+            state: step.state,
+            seen_at: matches!(step.state, DeviceState::Online).then(Utc::now),
+            publish: step.publish.map(|reason| StatusNote {
+                reason: Some(reason),
                 last_seen,
             }),
         };
@@ -383,17 +383,6 @@ impl DeviceMonitor {
                 monitor.start_write(next, ctx);
             }
         }));
-    }
-
-    fn check_stale(&mut self, ctx: &mut Context<Self>) {
-        if self.state != DeviceState::Online {
-            return;
-        }
-        let silent_for = self.last_seen.map_or(Duration::MAX, |seen| seen.elapsed());
-        if silent_for >= self.timing.stale_after() {
-            let reason = format!("missed {} heartbeats", self.timing.missed_for_stale);
-            self.transition(DeviceState::Stale, Some(&reason), ctx);
-        }
     }
 }
 
@@ -451,18 +440,8 @@ impl Handler<AgentStatus> for DeviceMonitor {
     type Result = ();
 
     fn handle(&mut self, AgentStatus(state): AgentStatus, ctx: &mut Context<Self>) {
-        if !self.active {
-            return;
-        }
-        match state {
-            DeviceState::Online => {
-                self.last_seen = Some(Instant::now());
-                self.transition(DeviceState::Online, None, ctx);
-            }
-            DeviceState::Offline => self.transition(DeviceState::Offline, None, ctx),
-            // Only the hub decides stale / disabled; ignore those from clients.
-            _ => {}
-        }
+        let step = self.lifecycle.agent_status(state, Instant::now());
+        self.apply(step, ctx);
     }
 }
 
@@ -470,10 +449,6 @@ impl Handler<Seen> for DeviceMonitor {
     type Result = ();
 
     fn handle(&mut self, seen: Seen, ctx: &mut Context<Self>) {
-        if !self.active {
-            return;
-        }
-        let previous = self.last_seen.replace(Instant::now());
         if let Some(heartbeat) = &seen.heartbeat {
             tracing::debug!(
                 device_id = self.device_id,
@@ -482,20 +457,10 @@ impl Handler<Seen> for DeviceMonitor {
                 "heartbeat"
             );
         }
-        match self.state {
-            DeviceState::Online => {
-                // Store last_seen at most once per heartbeat interval.
-                let due = previous.is_none_or(|p| p.elapsed() >= self.timing.heartbeat / 2);
-                if due || seen.heartbeat.is_some() {
-                    self.transition(DeviceState::Online, None, ctx);
-                }
-            }
-            // Heard from again after going quiet: the hub says so on the retained topic.
-            DeviceState::Stale | DeviceState::Offline | DeviceState::Unknown => {
-                self.transition(DeviceState::Online, Some("heard from again"), ctx)
-            }
-            DeviceState::Disabled => {}
-        }
+        let step = self
+            .lifecycle
+            .heard(seen.heartbeat.is_some(), Instant::now());
+        self.apply(step, ctx);
     }
 }
 
@@ -503,15 +468,11 @@ impl Handler<Reconfigure> for DeviceMonitor {
     type Result = ();
 
     fn handle(&mut self, Reconfigure(device): Reconfigure, ctx: &mut Context<Self>) {
-        let active = device.status == DeviceStatus::Active;
-        let was_active = self.active;
-        self.active = active;
         let config = Some(config_payload(&device.config, self.max_fps));
-        if !active {
-            self.transition(DeviceState::Disabled, Some("disabled by an admin"), ctx);
-        } else if !was_active {
-            self.transition(DeviceState::Offline, Some("enabled by an admin"), ctx);
-        }
+        let step = self
+            .lifecycle
+            .reconfigured(device.status == DeviceStatus::Active);
+        self.apply(step, ctx);
         if let Some(config) = config {
             let publisher = self.publisher.clone();
             let topic = Topic::config(&self.device_id).to_string();

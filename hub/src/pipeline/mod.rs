@@ -3,13 +3,14 @@
 //! `BrokerBridge → FrameRouter → RecognizerPool → AttendanceWriter`, with `DeviceHealth`
 //! beside it and the frame acknowledgements going back to devices ([`acks`]). See
 //! `ARCHITECTURE.md` for the roles; each actor lives in its own module, the decisions they drive
-//! in [`policy`] and [`session`].
+//! in [`policy`], [`session`] and [`lifecycle`].
 
 pub mod acks;
 pub mod bridge;
 pub mod gallery;
 pub mod health;
 pub mod health_writes;
+pub mod lifecycle;
 pub mod messages;
 pub mod metrics;
 pub mod policy;

@@ -69,11 +69,17 @@ impl<T: Queued> FrameQueues<T> {
     fn shed(&mut self, classroom: &str) -> Option<T> {
         let victim = match self.queues.get(classroom) {
             Some(queue) if queue.len() > 1 => classroom.to_owned(),
+            // The newcomer is alone: shed the oldest frame of the longest other queue.
             _ => self
                 .queues
                 .iter()
-                .max_by_key(|(_, q)| q.len())
-                .map(|(c, _)| c.clone())?,
+                .filter(|(c, q)| c.as_str() != classroom && !q.is_empty())
+                .max_by_key(|(_, q)| {
+                    let oldest = q.front().map_or(u64::MAX, Queued::arrival);
+                    (q.len(), std::cmp::Reverse(oldest))
+                })
+                .map(|(c, _)| c.clone())
+                .unwrap_or_else(|| classroom.to_owned()),
         };
         let item = self.queues.get_mut(&victim)?.pop_front()?;
         self.queued -= 1;
@@ -161,8 +167,10 @@ mod tests {
         assert_eq!(q.offer(Job("a", 2)), Offer::Queued);
         assert_eq!(q.offer(Job("b", 3)), Offer::Queued);
         assert_eq!(q.offer(Job("a", 4)), Offer::Shed(Job("a", 2)));
-        // A classroom with only the newcomer waiting sheds from the longest queue instead.
-        assert_eq!(q.offer(Job("c", 5)), Offer::Shed(Job("a", 4)));
+        // A classroom with only the newcomer waiting sheds from the longest other queue (the
+        // oldest frame on a tie) instead.
+        assert_eq!(q.offer(Job("c", 5)), Offer::Shed(Job("b", 3)));
+        assert_eq!(q.offer(Job("a", 6)), Offer::Shed(Job("a", 4)));
         assert_eq!(q.queued(), 2);
         let waiting = q.drain_waiting();
         assert_eq!(waiting.len(), 2);
