@@ -1,18 +1,14 @@
 //! The `cavs-hub` binary: start-up errors, admin commands, serve + health + clean SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const HUB: &str = env!("CARGO_BIN_EXE_cavs-hub");
+mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use common::{free_port, http_get};
+
+const HUB: &str = env!("CARGO_BIN_EXE_cavs-hub");
 
 /// A command with a clean environment apart from PATH, run in `dir` (so no stray `.env`).
 fn hub(dir: &std::path::Path) -> Command {
@@ -192,20 +188,6 @@ fn migrate_and_user_create_work_on_an_on_disk_store() {
     let again = create("admin");
     assert_eq!(again.status.code(), Some(1), "{again:?}");
     assert!(String::from_utf8_lossy(&again.stderr).contains("taken"));
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, response))
 }
 
 #[test]

@@ -16,6 +16,10 @@ use cavs_models::{Actor, AttendanceFilter, DeviceFields, DeviceStatus, PageReque
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep};
 
+mod common;
+
+use common::{free_port, http_get};
+
 const HUB: &str = env!("CARGO_BIN_EXE_cavs-hub");
 const DEVICE: &str = "cam-rel";
 const CLASSROOM: &str = "room-rel";
@@ -24,13 +28,6 @@ const FRAMES: usize = 24;
 
 fn dev_photos() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/faces/dev")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// The 24 frames: every single-person photo and two group photos, as a `dir:` source.
@@ -245,21 +242,6 @@ impl Hub {
     }
 }
 
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, response))
-}
-
 /// A running agent.
 struct Agent {
     stop: oneshot::Sender<()>,
@@ -427,32 +409,62 @@ async fn frames_captured_while_the_hub_is_down_are_each_recorded_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hub_killed_while_frames_are_in_flight_loses_none_and_counts_none_twice() {
-    let calm = calm_baseline().await;
-    eprintln!("calm run: {calm:?}");
+/// How a running hub is interrupted mid-stream.
+#[derive(Clone, Copy)]
+enum Interruption {
+    /// SIGKILL: nothing flushed, nothing drained.
+    Kill,
+    /// SIGTERM: intake stops, admitted frames are committed and acknowledged, the process
+    /// exits well within its drain bound; what it did not take stays in the spool.
+    Term,
+}
 
+/// The agent captures one frame every `interval_ms` to a hub that is interrupted 3 s in and
+/// started again; returns what the store holds once every frame is delivered.
+async fn interrupted_run(interval_ms: u64, interruption: Interruption) -> Tally {
     let root = tempfile::tempdir().expect("tempdir");
     let frames = frame_dir(root.path());
-    let data = prepare(root.path(), 300).await;
+    let data = prepare(root.path(), interval_ms).await;
     let (http, mqtt) = (free_port(), free_port());
     let hub = Hub::start(&data, http, mqtt).await;
     let started = Instant::now();
-    let agent = Agent::start(root.path(), &frames, mqtt, 300);
-    // Frames are being recognised, written and acknowledged when the hub dies.
+    let agent = Agent::start(root.path(), &frames, mqtt, interval_ms);
+    // Frames are being recognised, written and acknowledged when the hub goes.
     sleep(Duration::from_secs(3)).await;
-    hub.kill().await;
+    match interruption {
+        Interruption::Kill => hub.kill().await,
+        Interruption::Term => {
+            let stopping = Instant::now();
+            assert!(hub.stop().await.success(), "clean exit");
+            assert!(
+                stopping.elapsed() < Duration::from_secs(30),
+                "{:?}",
+                stopping.elapsed()
+            );
+            assert!(
+                agent.spooled() > 0,
+                "frames captured meanwhile wait in the spool"
+            );
+        }
+    }
     sleep(Duration::from_secs(1)).await;
     let hub = Hub::start(&data, http, mqtt).await;
     agent
-        .until_delivered(Duration::from_secs(240), all_captured(started, 300))
+        .until_delivered(Duration::from_secs(240), all_captured(started, interval_ms))
         .await;
     let stats = agent.stop().await;
     assert_eq!(stats.frames_captured, FRAMES as u64, "{stats:?}");
     assert_eq!(stats.spool_dropped, 0, "{stats:?}");
     assert!(hub.stop().await.success());
+    tally(&data).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_killed_while_frames_are_in_flight_loses_none_and_counts_none_twice() {
+    let calm = calm_baseline().await;
+    eprintln!("calm run: {calm:?}");
     assert_eq!(
-        tally(&data).await,
+        interrupted_run(300, Interruption::Kill).await,
         calm,
         "the same faces as the calm run, once each"
     );
@@ -461,37 +473,8 @@ async fn a_hub_killed_while_frames_are_in_flight_loses_none_and_counts_none_twic
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_stopped_with_sigterm_drains_exits_and_loses_nothing() {
     let calm = calm_baseline().await;
-
-    let root = tempfile::tempdir().expect("tempdir");
-    let frames = frame_dir(root.path());
-    let data = prepare(root.path(), 200).await;
-    let (http, mqtt) = (free_port(), free_port());
-    let hub = Hub::start(&data, http, mqtt).await;
-    let started = Instant::now();
-    let agent = Agent::start(root.path(), &frames, mqtt, 200);
-    sleep(Duration::from_secs(3)).await;
-    // A graceful stop: intake stops, admitted frames are committed and acknowledged, the
-    // process exits well within its drain bound; what it did not take stays in the spool.
-    let stopping = Instant::now();
-    assert!(hub.stop().await.success(), "clean exit");
-    assert!(
-        stopping.elapsed() < Duration::from_secs(30),
-        "{:?}",
-        stopping.elapsed()
-    );
-    assert!(
-        agent.spooled() > 0,
-        "frames captured meanwhile wait in the spool"
-    );
-    let hub = Hub::start(&data, http, mqtt).await;
-    agent
-        .until_delivered(Duration::from_secs(240), all_captured(started, 200))
-        .await;
-    let stats = agent.stop().await;
-    assert_eq!(stats.frames_captured, FRAMES as u64, "{stats:?}");
-    assert!(hub.stop().await.success());
     assert_eq!(
-        tally(&data).await,
+        interrupted_run(200, Interruption::Term).await,
         calm,
         "the same faces as the calm run, once each"
     );

@@ -1,5 +1,7 @@
 //! One transaction per frame, de-duplicated by frame id, on the real embedded engines.
 
+mod common;
+
 use cavs_models::store::{FaceWrite, FrameCommit, FrameCommitted, Store};
 use cavs_models::*;
 use chrono::{DateTime, Duration, Utc};
@@ -97,18 +99,7 @@ async fn a_frame_commits_once_even_when_sent_again_after_a_restart() {
         (first, record_id, unknown_id)
     };
 
-    // The engine releases its lock file shortly after the last handle is dropped.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let store = loop {
-        match Store::open(&url).await {
-            Ok(store) => break store,
-            Err(error) if std::time::Instant::now() < deadline => {
-                assert!(error.to_string().contains("locked"), "{error}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("reopen failed: {error}"),
-        }
-    };
+    let store = common::reopen(&url).await;
     assert!(matches!(
         store.frames().commit(&first).await.expect("second commit"),
         FrameCommitted::Duplicate

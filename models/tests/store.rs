@@ -1,5 +1,7 @@
 //! The SurrealDB store against the real embedded engines (mem and surrealkv on disk).
 
+mod common;
+
 use cavs_models::protocol::{DeviceConfig, DeviceState};
 use cavs_models::store::{SCHEMA_VERSION, Store, StoreError, TokenUse, verify_secret};
 use cavs_models::*;
@@ -58,18 +60,7 @@ async fn data_survives_dropping_and_reopening_the_on_disk_store() {
             .expect("device");
         (s.id, d.id)
     };
-    // The engine releases its lock file shortly after the last handle is dropped.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let store = loop {
-        match Store::open(&url).await {
-            Ok(store) => break store,
-            Err(error) if std::time::Instant::now() < deadline => {
-                assert!(error.to_string().contains("locked"), "{error}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("reopen failed: {error}"),
-        }
-    };
+    let store = common::reopen(&url).await;
     let s = store
         .students()
         .get(student_id)
