@@ -15,11 +15,37 @@ enum HealthTags {
 /// Health report.
 #[derive(Debug, Object)]
 pub struct Health {
-    /// `ok` or `degraded`.
+    /// `ok` (a degraded hub answers 503 with a [`HealthProblem`]).
     pub status: String,
     /// `ok`, or the database error.
     pub database: String,
     /// `ok`, or the pipeline parts that stopped (e.g. `workers stopped`).
+    pub pipeline: String,
+    /// Recognition workers alive.
+    pub workers: u32,
+    /// Schema version recorded in the database.
+    #[oai(nullable)]
+    pub schema_version: Option<i64>,
+    /// Hub version.
+    pub version: String,
+}
+
+/// The 503 answer: a problem document (RFC 9457, like every error of the API) whose extension
+/// members carry the health report.
+#[derive(Debug, Object)]
+pub struct HealthProblem {
+    /// `https://cavs.dev/problems/unavailable`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// `Service unavailable`.
+    pub title: String,
+    /// 503.
+    pub status: u16,
+    /// Which part does not work.
+    pub detail: String,
+    /// `ok`, or the database error.
+    pub database: String,
+    /// `ok`, or the pipeline parts that stopped.
     pub pipeline: String,
     /// Recognition workers alive.
     pub workers: u32,
@@ -36,8 +62,8 @@ enum HealthResponse {
     #[oai(status = 200)]
     Ok(Json<Health>),
     /// The database does not answer, or a pipeline part stopped.
-    #[oai(status = 503)]
-    Unavailable(Json<Health>),
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<HealthProblem>),
 }
 
 pub(crate) struct HealthApi {
@@ -67,19 +93,32 @@ impl HealthApi {
             Ok(()) => ("ok".to_owned(), store.schema_version().await.ok().flatten()),
             Err(error) => (error.to_string(), None),
         };
-        let healthy = database == "ok" && pipeline.is_ok();
-        let body = Json(Health {
-            status: if healthy { "ok" } else { "degraded" }.into(),
+        if database == "ok" && pipeline.is_ok() {
+            return HealthResponse::Ok(Json(Health {
+                status: "ok".into(),
+                database,
+                pipeline: pipeline_text,
+                workers,
+                schema_version,
+                version: VERSION.into(),
+            }));
+        }
+        let detail = if database == "ok" {
+            format!("pipeline: {pipeline_text}")
+        } else {
+            "database unavailable".to_owned()
+        };
+        let problem = crate::error::problem(503, "unavailable", detail);
+        HealthResponse::Unavailable(Json(HealthProblem {
+            kind: problem.kind,
+            title: problem.title,
+            status: problem.status,
+            detail: problem.detail,
             database,
             pipeline: pipeline_text,
             workers,
             schema_version,
             version: VERSION.into(),
-        });
-        if healthy {
-            HealthResponse::Ok(body)
-        } else {
-            HealthResponse::Unavailable(body)
-        }
+        }))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use cavs_api::{
     ApiConfig, ApiState, CaptureFace, CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline,
-    PipelineError,
+    PipelineError, PipelineHealth,
 };
 use cavs_models::store::Store;
 use cavs_models::{Actor, Device, NewUser, Role};
@@ -73,6 +73,8 @@ pub struct TestPipeline {
     pub gallery_changes: AtomicUsize,
     pub device_changes: Mutex<Vec<(String, bool)>>,
     pub account_changes: Mutex<Vec<String>>,
+    /// Parts reported as stopped by `health()`.
+    pub down: Mutex<Vec<String>>,
 }
 
 #[async_trait::async_trait]
@@ -123,6 +125,18 @@ impl Pipeline for TestPipeline {
 
     async fn gallery_changed(&self) {
         self.gallery_changes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn health(&self) -> PipelineHealth {
+        let down = self.down.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        PipelineHealth {
+            workers_alive: if down.iter().any(|p| p == "workers") {
+                0
+            } else {
+                2
+            },
+            down,
+        }
     }
 
     async fn device_changed(&self, device_id: &str, device: Option<&Device>) {

@@ -205,3 +205,23 @@ async fn role_endpoint_matrix() {
         .await
         .assert_status(200);
 }
+
+#[tokio::test]
+async fn health_answers_503_naming_the_pipeline_part_that_stopped() {
+    let env = Env::new().await;
+    let ok = env.send(Method::GET, "/api/health", None, None).await;
+    ok.assert_status(200);
+    assert_eq!(ok.json["pipeline"], "ok");
+    assert_eq!(ok.json["workers"], 2);
+    env.pipeline
+        .down
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(["writer".to_owned(), "workers".to_owned()]);
+    let down = env.send(Method::GET, "/api/health", None, None).await;
+    down.assert_problem(503, "unavailable");
+    assert_eq!(down.json["detail"], "pipeline: writer, workers stopped");
+    assert_eq!(down.json["pipeline"], "writer, workers stopped");
+    assert_eq!(down.json["workers"], 0);
+    assert_eq!(down.json["database"], "ok");
+}

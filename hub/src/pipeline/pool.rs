@@ -127,17 +127,27 @@ impl RecognizerWorker {
 
     /// Runs `work`, turning a panic into a counted, logged error.
     fn guarded<T>(&self, what: &str, work: impl FnOnce() -> T) -> Result<T, String> {
-        catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
-            self.metrics.worker_panics.inc();
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-text panic".to_owned());
-            tracing::error!(what, panic = %message, "recognition worker panicked; it goes on");
-            message
-        })
+        catch_panic(&self.metrics, what, work)
     }
+}
+
+/// Runs `work`; a panic is caught, counted in `cavs_worker_panics_total`, logged with `what`
+/// and returned as its message, so the worker thread goes on with its next message.
+pub fn catch_panic<T>(
+    metrics: &Metrics,
+    what: &str,
+    work: impl FnOnce() -> T,
+) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
+        metrics.worker_panics.inc();
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-text panic".to_owned());
+        tracing::error!(what, panic = %message, "recognition worker panicked; it goes on");
+        message
+    })
 }
 
 fn encode_jpeg(crop: &image::RgbImage) -> Vec<u8> {
@@ -212,5 +222,44 @@ pub fn image_error(error: RecognizerError) -> PipelineError {
             PipelineError::Unavailable(error.to_string())
         }
         other => PipelineError::BadImage(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_caught_counted_and_the_thread_goes_on() {
+        let metrics = Metrics::new();
+        let index = 7usize;
+        let caught = catch_panic(&metrics, "frame", || {
+            let empty: Vec<u8> = Vec::new();
+            empty[index]
+        });
+        assert!(caught.is_err_and(|message| message.contains("index out of bounds")));
+        assert_eq!(metrics.worker_panics.get(), 1);
+        assert_eq!(catch_panic(&metrics, "frame", || 42), Ok(42));
+        assert_eq!(metrics.worker_panics.get(), 1);
+    }
+
+    #[test]
+    fn workers_alive_counts_live_workers_and_unwinding_ones_leave() {
+        let alive = WorkersAlive::default();
+        let first = alive.enter();
+        let second = alive.enter();
+        assert_eq!(alive.count(), 2);
+        let thread = std::thread::spawn(move || {
+            let _life = second;
+            panic!("a worker thread dies");
+        });
+        assert!(thread.join().is_err());
+        assert_eq!(
+            alive.count(),
+            1,
+            "the dead worker's count was returned while unwinding"
+        );
+        drop(first);
+        assert_eq!(alive.count(), 0);
     }
 }
