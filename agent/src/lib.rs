@@ -4,8 +4,9 @@
 //! A frame's way through the agent:
 //! [`source`] (camera, directory, file or synthetic) → [`pipeline`] (fit to the configured
 //! resolution, [`gate`] skips near-identical frames, JPEG encode, sign, envelope) → [`spool`]
-//! (written to disk before it is published) → [`runner`] (publishes QoS 1 over MQTT and removes the
-//! frame from the spool only after the broker's PUBACK). [`link`] builds the MQTT options and
+//! (written to disk before it is published) → [`runner`] (publishes QoS 1 over MQTT, paced, and
+//! removes the frame from the spool only on the hub's final ack; the decisions are in
+//! [`delivery`]). [`link`] builds the MQTT options and
 //! payloads (credentials, last will, status, heartbeat); [`live`] holds the settings the hub may
 //! change through the retained config topic; [`send`] is the one-shot `cavs-agent send`.
 

@@ -1,5 +1,6 @@
 //! The offline spool: every frame is written here before it is published and removed only after
-//! the broker's PUBACK, so frames survive broker outages and agent restarts.
+//! the hub's final ack (see [`crate::delivery`]), so frames survive broker and hub outages and
+//! agent restarts.
 //!
 //! Layout: one file per frame, `{seq:020}.frame`, written to `{seq:020}.tmp`, flushed to disk and
 //! renamed (atomic on POSIX file systems). A file holds

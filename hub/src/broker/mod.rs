@@ -29,10 +29,14 @@ pub enum BrokerError {
     Thread(#[from] std::io::Error),
 }
 
-/// Bytes kept per topic log segment (a frame topic keeps at most `SEGMENT_COUNT` of them).
+/// Bytes kept per topic log segment (a segment always takes at least one message, so a topic
+/// holds at most `SEGMENT_COUNT` × (this + one message)). The hub's bridge reads frames within
+/// milliseconds; a frame the broker overwrites before the bridge read it is never acknowledged,
+/// so its camera sends it again — the log only has to bridge scheduling hiccups, not outages.
 const SEGMENT_BYTES: usize = 1024 * 1024;
-/// Segments kept per topic: together with [`SEGMENT_BYTES`] this bounds memory per topic.
-const SEGMENT_COUNT: usize = 4;
+/// Segments kept per topic: together with [`SEGMENT_BYTES`] this bounds memory per topic (every
+/// device has four topics, so this multiplies by the number of cameras).
+const SEGMENT_COUNT: usize = 2;
 
 /// rumqttd configuration for the hub: an MQTT 3.1.1 listener on `mqtt_addr` and, with `tls`,
 /// one with TLS on `mqtts_addr`; no console, no metrics listener, payloads up to
@@ -89,7 +93,7 @@ pub fn broker_config(settings: &HubSettings, auth: BrokerAuth, tls: Option<&TlsF
         router: RouterConfig {
             max_connections: settings.mqtt_max_connections,
             max_outgoing_packet_count: 200,
-            max_segment_size: SEGMENT_BYTES.max(settings.mqtt_max_payload_bytes / 2),
+            max_segment_size: SEGMENT_BYTES,
             max_segment_count: SEGMENT_COUNT,
             custom_segment: None,
             initialized_filters: None,
