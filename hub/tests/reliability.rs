@@ -344,8 +344,15 @@ fn all_captured(started: Instant, interval_ms: u64) -> impl Fn() -> bool {
     move || Instant::now() >= done
 }
 
-/// The same 24 frames, one every 1.2 s, to a hub that is up all along.
+/// The calm run's tally, computed once for all the scenarios of this binary (the first test to
+/// ask runs it; the others wait for it).
 async fn calm_baseline() -> Tally {
+    static CALM: tokio::sync::OnceCell<Tally> = tokio::sync::OnceCell::const_new();
+    CALM.get_or_init(calm_run).await.clone()
+}
+
+/// The same 24 frames, one every 1.2 s, to a hub that is up all along.
+async fn calm_run() -> Tally {
     let root = tempfile::tempdir().expect("tempdir");
     let frames = frame_dir(root.path());
     let data = prepare(root.path(), 1200).await;

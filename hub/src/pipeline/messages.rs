@@ -60,6 +60,16 @@ pub enum FrameFailure {
     Panicked(String),
 }
 
+impl FrameFailure {
+    /// Which kind of rejection this failure is.
+    pub fn kind(&self) -> FrameFailureKind {
+        match self {
+            FrameFailure::Image(_) => FrameFailureKind::Undecodable,
+            FrameFailure::Panicked(_) => FrameFailureKind::Panicked,
+        }
+    }
+}
+
 /// What the writer did with a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {

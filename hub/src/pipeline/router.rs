@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::acks::Acks;
 use super::health::{DeviceHealth, FrameSeen};
-use super::messages::{FrameFailure, FrameFailureKind, FrameJob, WriteOutcome};
+use super::messages::{FrameFailureKind, FrameJob, WriteOutcome};
 use super::metrics::{DeviceLabel, Metrics};
 use super::policy::{
     Admission, AdmissionLimits, DropReason, FrameIds, FrameQueues, InboxTicket, KnownDevice, Offer,
@@ -373,14 +373,6 @@ impl FrameRouter {
                 let _ = waiter.send(());
             }
         }
-    }
-}
-
-/// Maps a recognition failure to how the frame is rejected.
-pub fn failure_kind(failure: &FrameFailure) -> FrameFailureKind {
-    match failure {
-        FrameFailure::Image(_) => FrameFailureKind::Undecodable,
-        FrameFailure::Panicked(_) => FrameFailureKind::Panicked,
     }
 }
 

@@ -21,7 +21,6 @@ use uuid::Uuid;
 use super::messages::{FrameJob, RecognizedFace, WriteOutcome};
 use super::metrics::Metrics;
 use super::pool::{Recognized, image_error};
-use super::router::failure_kind;
 use super::session::{FaceDecision, FaceFacts, OpenRecord, UnknownFaces, decide, session_start};
 use crate::broker::Publisher;
 
@@ -108,7 +107,7 @@ impl FrameWriter {
         let faces = match faces {
             Ok(faces) => faces,
             Err(failure) => {
-                let kind = failure_kind(&failure);
+                let kind = failure.kind();
                 tracing::warn!(device_id = job.device_id, frame_id = %job.frame_id, error = %failure, "frame not recognised");
                 if let Some(reply) = reply {
                     let _ = reply.send(Err(match failure {
