@@ -7,6 +7,7 @@ pub mod cert;
 pub mod enroll;
 mod error;
 mod http;
+pub mod memory;
 pub mod pipeline;
 pub mod secret;
 pub mod tls;
@@ -110,6 +111,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     )
     .unwrap_or_else(|_| chrono::Duration::days(2));
     spawn_token_purge(store.clone(), frame_horizon);
+    memory::spawn_periodic_trim();
     let https = tls.map(|files| (settings.https_addr, files));
     let served = http::serve(settings.http_addr, https, state, metrics).await?;
     let mqtts_addr = served.https_addr.map(|_| settings.mqtts_addr);
