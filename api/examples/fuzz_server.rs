@@ -29,6 +29,10 @@ impl Pipeline for StubPipeline {
 
     /// No broker in this server: no sessions to end.
     async fn account_changed(&self, _username: &str) {}
+
+    async fn candidates(&self, _descriptor: Vec<f32>, _limit: usize) -> Vec<cavs_api::Candidate> {
+        Vec::new()
+    }
 }
 
 #[tokio::main]
@@ -63,6 +67,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             cors_allowed_origins: Vec::new(),
             data_dir,
         }),
+        events: cavs_api::RecordEvents::default(),
+        first_run: cavs_api::FirstRunCode::none(),
     };
     eprintln!("listening on http://{addr}");
     poem::Server::new(poem::listener::TcpListener::bind(addr))

@@ -47,28 +47,7 @@ impl AccountApi {
     /// Issues an access + refresh pair and remembers the refresh token as the next of
     /// rotation chain `family`.
     async fn pair_for(&self, user: &User, family: Uuid) -> ApiResult<TokenPair> {
-        let tokens = TokenService::new(&self.state.config);
-        let (access, access_claims) = tokens
-            .issue(user, TokenType::Access)
-            .map_err(ApiError::internal)?;
-        let (refresh, refresh_claims) = tokens
-            .issue(user, TokenType::Refresh)
-            .map_err(ApiError::internal)?;
-        let expires_at = Utc
-            .timestamp_opt(refresh_claims.exp, 0)
-            .single()
-            .unwrap_or_else(Utc::now);
-        self.state
-            .store
-            .tokens()
-            .issue(refresh_claims.jti, user.id, family, expires_at)
-            .await?;
-        Ok(TokenPair {
-            access,
-            refresh,
-            expires_in: (access_claims.exp - access_claims.iat).max(0) as u64,
-            token_type: "Bearer".into(),
-        })
+        issue_pair(&self.state, user, family).await
     }
 }
 
@@ -240,6 +219,36 @@ impl AccountApi {
 }
 
 /// The client's IP address as the sign-in throttle keys it (none for non-TCP transports).
-fn client_address(remote: &RemoteAddr) -> Option<String> {
+pub(crate) fn client_address(remote: &RemoteAddr) -> Option<String> {
     remote.as_socket_addr().map(|a| a.ip().to_string())
+}
+
+/// A new access and refresh token for `user`, the refresh token stored in chain `family`.
+pub(crate) async fn issue_pair(
+    state: &ApiState,
+    user: &User,
+    family: Uuid,
+) -> ApiResult<TokenPair> {
+    let tokens = TokenService::new(&state.config);
+    let (access, access_claims) = tokens
+        .issue(user, TokenType::Access)
+        .map_err(ApiError::internal)?;
+    let (refresh, refresh_claims) = tokens
+        .issue(user, TokenType::Refresh)
+        .map_err(ApiError::internal)?;
+    let expires_at = Utc
+        .timestamp_opt(refresh_claims.exp, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    state
+        .store
+        .tokens()
+        .issue(refresh_claims.jti, user.id, family, expires_at)
+        .await?;
+    Ok(TokenPair {
+        access,
+        refresh,
+        expires_in: (access_claims.exp - access_claims.iat).max(0) as u64,
+        token_type: "Bearer".into(),
+    })
 }

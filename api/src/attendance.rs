@@ -350,6 +350,7 @@ impl AttendanceApi {
             reviewer_id: auth.0.user.id,
         };
         let record = self.state.store.attendance().review(id, &review).await?;
+        self.state.events.send(crate::events::reviewed(&record));
         tracing::info!(record = %id, decision = record.review_status.as_str(), reviewer = %auth.0.user.username, "attendance reviewed");
         Ok(Json(record_out(record)))
     }

@@ -18,11 +18,14 @@ mod config;
 mod devices;
 pub mod enroll;
 pub mod error;
+mod events;
 mod health;
 pub mod jwt;
 mod limits;
 pub mod pagination;
 pub mod photos;
+mod review_aids;
+pub mod setup;
 mod students;
 mod tags;
 pub mod text;
@@ -30,10 +33,11 @@ mod timeparam;
 mod users;
 
 pub use cavs_models::pipeline::{
-    CaptureFace, CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError,
-    PipelineHealth,
+    Candidate, CaptureFace, CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline,
+    PipelineError, PipelineHealth, RecordEvents,
 };
 pub use config::ApiConfig;
+pub use setup::FirstRunCode;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -52,6 +56,10 @@ pub struct ApiState {
     pub pipeline: Arc<dyn Pipeline>,
     /// Settings.
     pub config: Arc<ApiConfig>,
+    /// Attendance events: the live stream reads them, reviews add to them.
+    pub events: RecordEvents,
+    /// The one-time code of the first-run page (empty once the hub has an account).
+    pub first_run: FirstRunCode,
 }
 
 /// The version reported by `/api/health` and the OpenAPI document.
@@ -63,6 +71,9 @@ type Apis = (
     users::UsersApi,
     students::StudentsApi,
     attendance::AttendanceApi,
+    review_aids::ReviewAidsApi,
+    events::EventsApi,
+    setup::SetupApi,
     devices::DevicesApi,
     audit::AuditApi,
     capture::CaptureApi,
@@ -75,6 +86,9 @@ fn service(state: &ApiState) -> OpenApiService<Apis, ()> {
         users::UsersApi::new(state.clone()),
         students::StudentsApi::new(state.clone()),
         attendance::AttendanceApi::new(state.clone()),
+        review_aids::ReviewAidsApi::new(state.clone()),
+        events::EventsApi::new(state.clone()),
+        setup::SetupApi::new(state.clone()),
         devices::DevicesApi::new(state.clone()),
         audit::AuditApi::new(state.clone()),
         capture::CaptureApi::new(state.clone()),

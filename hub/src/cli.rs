@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use cavs_config::{ConfigError, HubSettings, Sources};
+use cavs_hub::control::ControlRequest;
 use cavs_models::{Actor, NewUser, Role};
 use clap::{Parser, Subcommand};
 
@@ -26,8 +27,8 @@ enum Command {
     /// Apply the database schema and exit.
     Migrate,
     /// Bulk-enroll students from DIR: one sub-folder per student number holding their photos
-    /// (exactly one face each), optional DIR/students.csv with names. Run while the hub is
-    /// stopped when the database is the embedded on-disk one.
+    /// (exactly one face each), optional DIR/students.csv with names. While the hub runs,
+    /// the running hub does the work (through `DATA_DIR/control.sock`).
     Enroll {
         /// The folder to enroll from.
         dir: PathBuf,
@@ -102,6 +103,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(settings).await,
         Command::Cert { out, hosts } => write_certificates(&out, &hosts),
         Command::Migrate => {
+            if through_running_hub(&settings, &ControlRequest::Migrate).await? {
+                return Ok(());
+            }
             let store = cavs_hub::open_store(&settings).await?;
             let version = store.migrate().await?;
             println!(
@@ -111,6 +115,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Enroll { dir, quiet } => {
+            let absolute = std::fs::canonicalize(&dir)
+                .with_context(|| format!("cannot read the folder {}", dir.display()))?;
+            let request = ControlRequest::Enroll {
+                dir: absolute.to_string_lossy().into_owned(),
+            };
+            if through_running_hub(&settings, &request).await? {
+                return Ok(());
+            }
             let store = cavs_hub::open_store(&settings).await?;
             let embedder = cavs_hub::enroll::OfflineEmbedder::new(
                 cavs_hub::pipeline::service::recognizer_config(&settings),
@@ -141,6 +153,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if password.is_empty() {
                 bail!("no password on standard input");
             }
+            let request = ControlRequest::CreateUser {
+                username: username.clone(),
+                password: password.clone(),
+                role: role.as_str().to_owned(),
+                classrooms: classrooms.clone(),
+            };
+            if through_running_hub(&settings, &request).await? {
+                return Ok(());
+            }
             let store = cavs_hub::open_store(&settings).await?;
             let user = store
                 .users()
@@ -162,6 +183,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// Runs an admin command in the hub serving this data dir, if one runs (its embedded
+/// database is locked to it): prints its output and answers true, or fails with its error.
+/// False when no hub listens: the command then opens the store itself.
+async fn through_running_hub(
+    settings: &HubSettings,
+    request: &ControlRequest,
+) -> anyhow::Result<bool> {
+    let reply = cavs_hub::control::ask_running_hub(&settings.data_dir, request)
+        .await
+        .context("asking the running hub over its local admin channel")?;
+    match reply {
+        None => Ok(false),
+        Some(reply) if reply.ok => {
+            println!("{}", reply.message);
+            Ok(true)
+        }
+        Some(reply) => bail!("the running hub refused: {}", reply.message),
     }
 }
 

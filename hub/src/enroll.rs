@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use cavs_models::Device;
 use cavs_models::pipeline::{
-    CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError,
+    Candidate, CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError,
 };
 use cavs_recognizer::{DecodeLimits, Recognizer, RecognizerConfig};
 
@@ -59,4 +59,9 @@ impl Pipeline for OfflineEmbedder {
 
     /// Offline: no broker runs, so there are no sessions to end.
     async fn account_changed(&self, _username: &str) {}
+
+    /// Offline: there is no live gallery to search (enrollment never asks).
+    async fn candidates(&self, _descriptor: Vec<f32>, _limit: usize) -> Vec<Candidate> {
+        Vec::new()
+    }
 }

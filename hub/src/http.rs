@@ -91,6 +91,7 @@ pub(crate) async fn serve(
             })),
         )
         .nest("/", cavs_api::app(state));
+    let app = crate::web::WebApp::new(app);
     let done = tokio::spawn(async move {
         let server = poem::Server::new_with_acceptor(acceptor).idle_timeout(HTTP_IDLE_TIMEOUT);
         let result = server

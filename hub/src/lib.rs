@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod cert;
+pub mod control;
 pub mod enroll;
 mod error;
 mod http;
@@ -11,6 +12,7 @@ pub mod memory;
 pub mod pipeline;
 pub mod secret;
 pub mod tls;
+pub mod web;
 
 pub use error::HubError;
 
@@ -18,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cavs_api::{ApiConfig, ApiState};
+use cavs_api::{ApiConfig, ApiState, FirstRunCode};
 use cavs_config::HubSettings;
 use cavs_models::store::Store;
 use tokio::sync::oneshot;
@@ -47,6 +49,9 @@ pub struct RunningHub {
     pub pipeline: pipeline::HubPipeline,
     stop_http: Option<oneshot::Sender<()>>,
     http_done: Option<tokio::task::JoinHandle<()>>,
+    /// The local admin channel (`DATA_DIR/control.sock`), while it listens.
+    #[cfg(unix)]
+    control: Option<control::ControlServer>,
 }
 
 impl RunningHub {
@@ -56,6 +61,8 @@ impl RunningHub {
     /// already durable; frames not committed by then were never acknowledged, so their devices
     /// send them again.
     pub async fn shutdown(mut self) {
+        #[cfg(unix)]
+        drop(self.control.take());
         let drain = self.pipeline.drain();
         let http = async {
             if let Some(stop) = self.stop_http.take() {
@@ -92,6 +99,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     let broker = broker::start(&settings, auth, tls.as_ref())?;
     let pipeline = pipeline::HubPipeline::start(&settings, store.clone(), broker).await?;
     let metrics = Arc::clone(&pipeline.parts().metrics);
+    let first_run = first_run_code(&store).await?;
 
     let state = ApiState {
         store: store.clone(),
@@ -104,6 +112,8 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
             cors_allowed_origins: settings.cors_allowed_origins.clone(),
             data_dir: settings.data_dir.clone(),
         }),
+        events: pipeline.parts().events.clone(),
+        first_run: first_run.0.clone(),
     };
     let frame_horizon = chrono::Duration::from_std(
         pipeline::policy::MAX_REPLAY_AGE * 2
@@ -112,10 +122,29 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     .unwrap_or_else(|_| chrono::Duration::days(2));
     spawn_token_purge(store.clone(), frame_horizon);
     memory::spawn_periodic_trim();
+    #[cfg(unix)]
+    let control = match control::serve(
+        &settings.data_dir,
+        store.clone(),
+        Arc::clone(&state.pipeline),
+        first_run.0.clone(),
+    ) {
+        Ok(server) => Some(server),
+        Err(error) => {
+            tracing::warn!(%error, "local admin channel not available: `cavs-hub user create`, `enroll` and `migrate` need the hub stopped");
+            None
+        }
+    };
     let https = tls.map(|files| (settings.https_addr, files));
     let served = http::serve(settings.http_addr, https, state, metrics).await?;
     let mqtts_addr = served.https_addr.map(|_| settings.mqtts_addr);
     tracing::info!(http_addr = %served.http_addr, https_addr = ?served.https_addr, mqtt_addr = %settings.mqtt_addr, ?mqtts_addr, "hub ready");
+    if let Some(code) = &first_run.1 {
+        tracing::warn!(
+            "no account yet: open http://{}/ and create the first admin with the one-time set-up code {code} (or run `cavs-hub user create --role admin`)",
+            served.http_addr
+        );
+    }
     Ok(RunningHub {
         http_addr: served.http_addr,
         https_addr: served.https_addr,
@@ -125,7 +154,19 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
         pipeline,
         stop_http: Some(served.stop),
         http_done: Some(served.done),
+        #[cfg(unix)]
+        control,
     })
+}
+
+/// The first-run page's one-time code and, when one was made (the store has no account),
+/// the code itself to print.
+async fn first_run_code(store: &Store) -> Result<(FirstRunCode, Option<String>), HubError> {
+    if store.users().count().await? > 0 {
+        return Ok((FirstRunCode::none(), None));
+    }
+    let (code, text) = FirstRunCode::generate();
+    Ok((code, Some(text)))
 }
 
 /// Deletes expired and revoked refresh tokens, and the markers of frames too old to be sent

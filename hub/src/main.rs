@@ -25,10 +25,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// What the log shows unless `RUST_LOG` says otherwise: the hub's own INFO lines, and only
+/// warnings and errors of its dependencies (surrealkv's per-open lines, poem's line per
+/// request and rumqttd's per-connection lines are INFO: `RUST_LOG=debug` shows them).
+const DEFAULT_LOG_FILTER: &str =
+    "warn,cavs_hub=info,cavs_api=info,cavs_models=info,cavs_recognizer=info,cavs_config=info";
+
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,rumqttd=warn,surrealdb=warn,surrealdb_core=warn")
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -309,6 +309,9 @@ pub struct NewAttendance {
     pub captured_image_path: Option<String>,
     /// Start of the session window.
     pub session_start: DateTime<Utc>,
+    /// The face's 128-D descriptor (kept so a reviewer is offered the nearest students and
+    /// unknown faces can be grouped by likeness); never served by the API.
+    pub descriptor: Option<Vec<f32>>,
 }
 
 /// Filters of the attendance list.

@@ -5,6 +5,7 @@
 //! the agent uses it with `default-features = false` (no SurrealDB).
 
 pub mod domain;
+pub mod likeness;
 #[cfg(feature = "store")]
 pub mod pipeline;
 pub mod protocol;

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::protocol::AttendanceEvent;
 use crate::{AttendanceRecord, Device};
 
 /// A photo posted to `POST /api/capture` by a device.
@@ -55,6 +56,19 @@ pub struct EnrollmentFace {
     pub score: f32,
     /// 128-D descriptor.
     pub descriptor: Vec<f32>,
+}
+
+/// An enrolled student near a face, offered to a reviewer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The student.
+    pub student_id: Uuid,
+    /// Their name as the gallery holds it.
+    pub full_name: String,
+    /// Distance from the face to the student's closest enrolled face.
+    pub distance: f32,
+    /// Match confidence in [0, 1] of that distance (the recognizer's mapping).
+    pub confidence: f32,
 }
 
 /// Why the pipeline could not handle a request.
@@ -111,8 +125,45 @@ pub trait Pipeline: Send + Sync + 'static {
     /// (they reconnect, and are checked again, only with valid credentials).
     async fn account_changed(&self, username: &str);
 
+    /// The `limit` enrolled students nearest to `descriptor` in the live gallery, nearest
+    /// first, one entry per student (their closest enrolled face). Empty for pipelines
+    /// without a gallery.
+    async fn candidates(&self, descriptor: Vec<f32>, limit: usize) -> Vec<Candidate>;
+
     /// Which parts run. Pipelines without actors of their own are always healthy.
     fn health(&self) -> PipelineHealth {
         PipelineHealth::default()
+    }
+}
+
+/// The hub's attendance events for in-process subscribers (the API's live stream): the same
+/// events the writer publishes on the classrooms' MQTT `events` topics, plus reviews. Bounded:
+/// a subscriber that falls more than [`RecordEvents::CAPACITY`] events behind loses the oldest
+/// and is told how many (it reloads), and senders never wait.
+#[derive(Debug, Clone)]
+pub struct RecordEvents {
+    sender: tokio::sync::broadcast::Sender<AttendanceEvent>,
+}
+
+impl Default for RecordEvents {
+    fn default() -> Self {
+        RecordEvents {
+            sender: tokio::sync::broadcast::channel(Self::CAPACITY).0,
+        }
+    }
+}
+
+impl RecordEvents {
+    /// Events kept for a subscriber that has not read them yet.
+    pub const CAPACITY: usize = 1024;
+
+    /// Hands `event` to every current subscriber (none listening is fine).
+    pub fn send(&self, event: AttendanceEvent) {
+        let _ = self.sender.send(event);
+    }
+
+    /// A receiver of every event sent from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<AttendanceEvent> {
+        self.sender.subscribe()
     }
 }

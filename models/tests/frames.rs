@@ -18,6 +18,7 @@ fn new_record(student: Option<Uuid>, confidence: f32, at: DateTime<Utc>) -> NewA
         review_status: ReviewStatus::Pending,
         captured_image_path: Some("crops/a.jpg".into()),
         session_start: at,
+        descriptor: None,
     }
 }
 
@@ -73,6 +74,7 @@ async fn a_frame_commits_once_even_when_sent_again_after_a_restart() {
                     distance: Some(0.2),
                     timestamp: at,
                     image_path: Some("crops/b.jpg".into()),
+                    descriptor: None,
                 },
                 FaceWrite::Create {
                     id: unknown_id,
@@ -144,6 +146,7 @@ async fn a_failing_face_writes_nothing_of_its_frame() {
                 distance: None,
                 timestamp: at,
                 image_path: None,
+                descriptor: None,
             },
         ],
         at,
@@ -193,4 +196,81 @@ async fn frames_without_faces_and_the_purge_of_old_markers() {
     );
     assert!(!store.frames().exists(old.frame_id).await.expect("old"));
     assert!(store.frames().exists(new.frame_id).await.expect("new"));
+}
+
+fn face_at(x: f32) -> Vec<f32> {
+    let mut d = vec![0.0; 128];
+    d[0] = x;
+    d
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_keeps_the_descriptor_of_its_most_confident_face() {
+    let store = Store::open("mem://").await.expect("opens");
+    let at = Utc::now();
+    let id = Uuid::now_v7();
+    let mut new = new_record(None, 0.4, at);
+    new.descriptor = Some(face_at(1.0));
+    let observe = |confidence: f32, x: f32| FaceWrite::Observe {
+        id,
+        confidence,
+        distance: None,
+        timestamp: at,
+        image_path: None,
+        descriptor: Some(face_at(x)),
+    };
+    store
+        .frames()
+        .commit(&frame(vec![FaceWrite::Create { id, new }], at))
+        .await
+        .expect("commit");
+    assert_eq!(
+        store.attendance().descriptor(id).await.expect("read"),
+        Some(face_at(1.0))
+    );
+    store
+        .frames()
+        .commit(&frame(vec![observe(0.2, 2.0)], at))
+        .await
+        .expect("commit");
+    assert_eq!(
+        store.attendance().descriptor(id).await.expect("read"),
+        Some(face_at(1.0)),
+        "a less confident face leaves the descriptor"
+    );
+    store
+        .frames()
+        .commit(&frame(vec![observe(0.6, 3.0)], at))
+        .await
+        .expect("commit");
+    assert_eq!(
+        store.attendance().descriptor(id).await.expect("read"),
+        Some(face_at(3.0)),
+        "a more confident face brings its descriptor"
+    );
+    let unknown = store
+        .attendance()
+        .unknown_faces(&cavs_models::store::UnknownFacesFilter::default(), 10)
+        .await
+        .expect("unknown faces");
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0].record.id, id);
+    assert_eq!(unknown[0].descriptor, face_at(3.0));
+
+    let mut bad = new_record(None, 0.4, at);
+    bad.descriptor = Some(vec![f32::NAN; 128]);
+    let refused = store
+        .frames()
+        .commit(&frame(
+            vec![FaceWrite::Create {
+                id: Uuid::now_v7(),
+                new: bad,
+            }],
+            at,
+        ))
+        .await;
+    assert!(
+        matches!(refused, Err(cavs_models::store::StoreError::Invalid(_))),
+        "{refused:?}"
+    );
 }

@@ -316,6 +316,7 @@ async fn attendance_session_review_and_audit() {
         review_status: ReviewStatus::Pending,
         captured_image_path: Some("crops/a.jpg".into()),
         session_start,
+        descriptor: None,
     };
     let record = store
         .attendance()

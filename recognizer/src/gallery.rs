@@ -278,6 +278,30 @@ impl<K: Clone + Eq + Hash> Gallery<K> {
             .collect()
     }
 
+    /// The `k` subjects nearest to `query`, nearest first: each subject once, at the exact
+    /// (f32) distance of its closest descriptor. A brute-force scan; for a reviewer's picker,
+    /// not the per-frame path.
+    pub fn nearest_subjects(&self, query: &Descriptor, k: usize) -> Vec<Match<K>> {
+        let mut closest: HashMap<&K, (f32, usize)> = HashMap::new();
+        for (i, row) in self.data.iter().enumerate() {
+            let s = squared_distance(&query.0, row);
+            if !s.is_finite() {
+                continue;
+            }
+            let entry = closest.entry(&self.owners[i]).or_insert((s, i));
+            if s < entry.0 {
+                *entry = (s, i);
+            }
+        }
+        let mut nearest: Vec<(f32, usize)> = closest.into_values().collect();
+        nearest.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        nearest
+            .into_iter()
+            .take(k)
+            .map(|(s, i)| self.make_match(i, s))
+            .collect()
+    }
+
     fn make_match(&self, i: usize, squared: f32) -> Match<K> {
         let distance = squared.sqrt();
         Match {
@@ -311,6 +335,30 @@ mod tests {
             prev = c;
         }
         assert!((distance_for_confidence(0.6) - 0.6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn nearest_subjects_lists_each_subject_once_at_its_closest_face() {
+        let mut g = Gallery::new();
+        g.insert("ada", d(0.9));
+        g.insert("ada", d(0.1));
+        g.insert("bob", d(0.3));
+        g.insert("cy", d(2.0));
+        let near = g.nearest_subjects(&d(0.0), 2);
+        let names: Vec<_> = near.iter().map(|m| m.subject).collect();
+        assert_eq!(names, ["ada", "bob"]);
+        assert!((near[0].distance - 0.1).abs() < 1e-6);
+        assert!((near[1].distance - 0.3).abs() < 1e-6);
+        assert_eq!(
+            near[0].confidence,
+            confidence_from_distance(near[0].distance)
+        );
+        assert_eq!(g.nearest_subjects(&d(0.0), 10).len(), 3);
+        assert!(
+            Gallery::<&str>::new()
+                .nearest_subjects(&d(0.0), 3)
+                .is_empty()
+        );
     }
 
     #[test]

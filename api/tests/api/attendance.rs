@@ -31,6 +31,7 @@ async fn record(
                 review_status: ReviewStatus::Pending,
                 captured_image_path: image.map(str::to_owned),
                 session_start: timestamp,
+                descriptor: None,
             },
             &Actor::Device(device.into()),
         )

@@ -75,6 +75,8 @@ pub struct TestPipeline {
     pub account_changes: Mutex<Vec<String>>,
     /// Parts reported as stopped by `health()`.
     pub down: Mutex<Vec<String>>,
+    /// What `candidates()` answers.
+    pub candidates: Mutex<Vec<cavs_api::Candidate>>,
 }
 
 #[async_trait::async_trait]
@@ -127,6 +129,17 @@ impl Pipeline for TestPipeline {
         self.gallery_changes.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// These tests run no gallery: the nearest students come from `self.candidates`.
+    async fn candidates(&self, _descriptor: Vec<f32>, limit: usize) -> Vec<cavs_api::Candidate> {
+        let mut near = self
+            .candidates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        near.truncate(limit);
+        near
+    }
+
     fn health(&self) -> PipelineHealth {
         let down = self.down.lock().unwrap_or_else(|e| e.into_inner()).clone();
         PipelineHealth {
@@ -163,6 +176,8 @@ pub struct Env {
     pub admin: String,
     pub teacher: String,
     pub data_dir: tempfile::TempDir,
+    /// The attendance events the API reads and adds to.
+    pub events: cavs_api::RecordEvents,
 }
 
 /// A response: status, content type, JSON body (Null when empty or not JSON).
@@ -258,10 +273,13 @@ impl Env {
             data_dir: data_dir.path().to_path_buf(),
         });
         let pipeline = Arc::new(TestPipeline::default());
+        let events = cavs_api::RecordEvents::default();
         let state = ApiState {
             store: store.clone(),
             pipeline: pipeline.clone(),
             config: config.clone(),
+            events: events.clone(),
+            first_run: cavs_api::FirstRunCode::none(),
         };
         let client = TestClient::new(cavs_api::app(state).map_to_response().boxed());
         let mut env = Env {
@@ -272,6 +290,7 @@ impl Env {
             admin: String::new(),
             teacher: String::new(),
             data_dir,
+            events,
         };
         env.admin = env.login("admin").await["access"]
             .as_str()

@@ -40,6 +40,7 @@ async fn record(env: &Env) -> uuid::Uuid {
                 review_status: ReviewStatus::Pending,
                 captured_image_path: None,
                 session_start: Utc::now(),
+                descriptor: None,
             },
             &Actor::Device("cam-1".into()),
         )

@@ -31,6 +31,7 @@ async fn record_with_crop(env: &Env, device: &str, classroom: &str) -> Uuid {
                 review_status: ReviewStatus::Pending,
                 captured_image_path: Some(crop),
                 session_start: timestamp,
+                descriptor: None,
             },
             &Actor::Device(device.into()),
         )

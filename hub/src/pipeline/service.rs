@@ -9,12 +9,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use cavs_config::HubSettings;
 use cavs_models::pipeline::{
-    CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError, PipelineHealth,
+    Candidate, CaptureOutcome, CaptureRequest, EnrollmentFace, Pipeline, PipelineError,
+    PipelineHealth, RecordEvents,
 };
-use cavs_models::protocol::SigningKey;
+use cavs_models::protocol::{AttendanceEvent, AttendanceEventKind, SigningKey, Topic};
 use cavs_models::store::Store;
 use cavs_models::{Device, DeviceStatus};
-use cavs_recognizer::{DecodeLimits, RecognizerConfig, Thresholds};
+use cavs_recognizer::{DecodeLimits, Descriptor, RecognizerConfig, Thresholds};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -55,6 +56,8 @@ pub struct PipelineParts {
     pub gallery: SharedGallery,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Attendance events for in-process subscribers (the API's live stream).
+    pub events: RecordEvents,
 }
 
 /// The hub's implementation of the API's pipeline interface.
@@ -75,6 +78,43 @@ fn known(device: &Device, signing_key: Option<&str>) -> KnownDevice {
         signing_key: signing_key.and_then(SigningKey::from_hex),
         active: device.status == DeviceStatus::Active,
     }
+}
+
+/// Publishes the reviews the API reports (the writer publishes its own events) on the
+/// classroom's MQTT `events` topic, so MQTT subscribers see every kind of event.
+fn spawn_review_events(
+    mut events: tokio::sync::broadcast::Receiver<AttendanceEvent>,
+    publisher: crate::broker::Publisher,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) if event.kind == AttendanceEventKind::Reviewed => {
+                    match serde_json::to_vec(&event) {
+                        Ok(payload) => {
+                            publisher
+                                .publish(
+                                    Topic::events(event.classroom_id.clone()).to_string(),
+                                    payload,
+                                    false,
+                                )
+                                .await
+                        }
+                        Err(error) => tracing::warn!(%error, "could not encode a review event"),
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "review events skipped: the MQTT publisher fell behind"
+                    )
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
 }
 
 /// The recognizer configuration the settings ask for.
@@ -121,9 +161,12 @@ impl HubPipeline {
             Arc::clone(&metrics),
         )?;
         let acks = Acks::start(publisher.clone(), Arc::clone(&metrics));
+        let events = RecordEvents::default();
+        spawn_review_events(events.subscribe(), publisher.clone());
         let writer = AttendanceWriter::new(
             store.clone(),
             publisher.clone(),
+            events.clone(),
             WriterSettings {
                 thresholds: Thresholds {
                     high: settings.threshold_high,
@@ -215,6 +258,7 @@ impl HubPipeline {
                 workers: workers_alive,
                 gallery,
                 metrics,
+                events,
             },
             store,
             identities,
@@ -333,6 +377,27 @@ impl Pipeline for HubPipeline {
     async fn account_changed(&self, username: &str) {
         let ended = self.identities.end_sessions_of(username);
         tracing::info!(username, ended, "account changed: its MQTT sessions ended");
+    }
+
+    async fn candidates(&self, descriptor: Vec<f32>, limit: usize) -> Vec<Candidate> {
+        let Some(query) = Descriptor::from_slice(&descriptor) else {
+            return Vec::new();
+        };
+        let gallery = self.parts.gallery.snapshot();
+        tokio::task::spawn_blocking(move || {
+            gallery
+                .nearest_subjects(&query, limit)
+                .into_iter()
+                .map(|m| Candidate {
+                    student_id: m.subject.id,
+                    full_name: m.subject.name.to_string(),
+                    distance: m.distance,
+                    confidence: m.confidence,
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
     }
 
     fn health(&self) -> PipelineHealth {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use actix::prelude::*;
 use cavs_models::AttendanceRecord;
 use cavs_models::NewAttendance;
-use cavs_models::pipeline::{CaptureFace, CaptureOutcome};
+use cavs_models::pipeline::{CaptureFace, CaptureOutcome, RecordEvents};
 use cavs_models::protocol::{AttendanceEvent, AttendanceEventKind, Topic};
 use cavs_models::store::{FaceWrite, FrameCommit, FrameCommitted, Store, StoreError};
 use cavs_recognizer::{MatchClass, Thresholds};
@@ -48,10 +48,12 @@ pub struct AttendanceWriter {
 }
 
 impl AttendanceWriter {
-    /// A writer into `store`, publishing events with `publisher`.
+    /// A writer into `store`, publishing events with `publisher` (MQTT) and to `events`
+    /// (in-process subscribers: the API's live stream).
     pub fn new(
         store: Store,
         publisher: Publisher,
+        events: RecordEvents,
         settings: WriterSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -59,6 +61,7 @@ impl AttendanceWriter {
             writer: Arc::new(FrameWriter {
                 store,
                 publisher,
+                events,
                 settings,
                 metrics,
                 unknowns: Mutex::new(UnknownFaces::default()),
@@ -91,6 +94,7 @@ impl Handler<WriteFrame> for AttendanceWriter {
 struct FrameWriter {
     store: Store,
     publisher: Publisher,
+    events: RecordEvents,
     settings: WriterSettings,
     metrics: Arc<Metrics>,
     unknowns: Mutex<UnknownFaces>,
@@ -242,6 +246,7 @@ impl FrameWriter {
                         review_status: status,
                         captured_image_path: crop,
                         session_start: session,
+                        descriptor: Some(face.descriptor.0.to_vec()),
                     },
                 },
                 FaceDecision::Again { id, .. } => FaceWrite::Observe {
@@ -250,6 +255,7 @@ impl FrameWriter {
                     distance,
                     timestamp: job.captured_at,
                     image_path: crop,
+                    descriptor: Some(face.descriptor.0.to_vec()),
                 },
             });
         }
@@ -383,6 +389,7 @@ impl FrameWriter {
             review_status: record.review_status.as_str().to_owned(),
             at: Utc::now(),
         };
+        self.events.send(event.clone());
         match serde_json::to_vec(&event) {
             Ok(payload) => {
                 self.publisher

@@ -75,9 +75,27 @@ pub(super) fn check_confidence(confidence: f32, distance: Option<f32>) -> Result
     Ok(())
 }
 
+/// A face descriptor as a query value (unbound, so `NONE`, when absent); `Invalid` unless it
+/// has [`EMBEDDING_LEN`](crate::EMBEDDING_LEN) finite values.
+pub(super) fn descriptor_value(
+    descriptor: Option<&[f32]>,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    match descriptor {
+        None => Ok(None),
+        Some(d) if d.len() == crate::EMBEDDING_LEN && d.iter().all(|v| v.is_finite()) => {
+            Ok(Some(serde_json::json!(d)))
+        }
+        Some(d) => Err(StoreError::Invalid(format!(
+            "a face descriptor needs {} finite values, got {}",
+            crate::EMBEDDING_LEN,
+            d.len()
+        ))),
+    }
+}
+
 /// Repository of `attendance` records.
 pub struct AttendanceRepo<'a> {
-    db: &'a Surreal<Any>,
+    pub(super) db: &'a Surreal<Any>,
 }
 
 impl<'a> AttendanceRepo<'a> {
@@ -114,7 +132,7 @@ impl<'a> AttendanceRepo<'a> {
                 "CREATE type::record('attendance', $id) SET device_id = $device_id, classroom_id = $classroom_id, \
                  captured_image_path = $image, predicted_student = {student}, confidence = $confidence, \
                  distance = $distance, timestamp = <datetime>$timestamp, session_start = <datetime>$session_start, \
-                 frame_count = 1, review_status = $status;"
+                 frame_count = 1, review_status = $status, descriptor = $descriptor;"
             ),
             &audit,
         );
@@ -132,6 +150,7 @@ impl<'a> AttendanceRepo<'a> {
                 .str("timestamp", rfc3339(new.timestamp))
                 .str("session_start", rfc3339(new.session_start))
                 .str("status", new.review_status.as_str())
+                .opt_json("descriptor", descriptor_value(new.descriptor.as_deref())?)
                 .audit(&audit),
         )
         .await?;

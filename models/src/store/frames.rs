@@ -10,7 +10,7 @@ use surrealdb::engine::any::Any;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::attendance::{RECORD_FIELDS, RecordRow, check_confidence, rfc3339};
+use super::attendance::{RECORD_FIELDS, RecordRow, check_confidence, descriptor_value, rfc3339};
 use super::query::{self, Vars, record_key, run};
 use crate::{Actor, AttendanceRecord, NewAttendance, NewAudit};
 
@@ -41,6 +41,8 @@ pub enum FaceWrite {
         timestamp: DateTime<Utc>,
         /// Its saved crop, if any.
         image_path: Option<String>,
+        /// Its descriptor (kept with the crop when this face becomes the record's best).
+        descriptor: Option<Vec<f32>>,
     },
 }
 
@@ -119,7 +121,7 @@ impl<'a> FramesRepo<'a> {
                          predicted_student = {student}, confidence = ${p}_confidence, \
                          distance = ${p}_distance, timestamp = <datetime>${p}_timestamp, \
                          session_start = <datetime>${p}_session, frame_count = 1, \
-                         review_status = ${p}_status;\n"
+                         review_status = ${p}_status, descriptor = ${p}_descriptor;\n"
                     ));
                     let audit = NewAudit::of(
                         &actor,
@@ -146,6 +148,10 @@ impl<'a> FramesRepo<'a> {
                         .str(&format!("{p}_timestamp"), rfc3339(new.timestamp))
                         .str(&format!("{p}_session"), rfc3339(new.session_start))
                         .str(&format!("{p}_status"), new.review_status.as_str())
+                        .opt_json(
+                            &format!("{p}_descriptor"),
+                            descriptor_value(new.descriptor.as_deref())?,
+                        )
                         .audit_as(&format!("{p}_audit"), &audit);
                 }
                 FaceWrite::Observe {
@@ -153,6 +159,7 @@ impl<'a> FramesRepo<'a> {
                     distance,
                     timestamp,
                     image_path,
+                    descriptor,
                     ..
                 } => {
                     check_confidence(*confidence, *distance)?;
@@ -162,7 +169,8 @@ impl<'a> FramesRepo<'a> {
                              UPDATE type::record('attendance', ${p}_id) SET frame_count += 1, \
                              confidence = ${p}_confidence, distance = ${p}_distance, \
                              timestamp = <datetime>${p}_timestamp, \
-                             captured_image_path = ${p}_image ?? captured_image_path;\n\
+                             captured_image_path = ${p}_image ?? captured_image_path, \
+                             descriptor = ${p}_descriptor ?? descriptor;\n\
                          }} ELSE {{\n\
                              UPDATE type::record('attendance', ${p}_id) SET frame_count += 1;\n\
                          }};\n"
@@ -171,7 +179,11 @@ impl<'a> FramesRepo<'a> {
                         .float(&format!("{p}_confidence"), f64::from(*confidence))
                         .opt_float(&format!("{p}_distance"), distance.map(f64::from))
                         .str(&format!("{p}_timestamp"), rfc3339(*timestamp))
-                        .opt_str(&format!("{p}_image"), image_path.clone());
+                        .opt_str(&format!("{p}_image"), image_path.clone())
+                        .opt_json(
+                            &format!("{p}_descriptor"),
+                            descriptor_value(descriptor.as_deref())?,
+                        );
                 }
             }
         }

@@ -64,6 +64,13 @@ impl Vars {
         self
     }
 
+    pub(crate) fn opt_json(self, key: &str, value: Option<Value>) -> Self {
+        match value {
+            Some(v) => self.json(key, v),
+            None => self,
+        }
+    }
+
     pub(crate) fn uuid(self, key: &str, value: Uuid) -> Self {
         self.str(key, value.to_string())
     }

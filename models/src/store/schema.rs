@@ -62,6 +62,7 @@ DEFINE FIELD OVERWRITE review_status ON attendance TYPE string ASSERT $value IN 
 DEFINE FIELD OVERWRITE reviewer ON attendance TYPE option<record<user>>;
 DEFINE FIELD OVERWRITE review_timestamp ON attendance TYPE option<datetime>;
 DEFINE FIELD OVERWRITE notes ON attendance TYPE option<string>;
+DEFINE FIELD OVERWRITE descriptor ON attendance TYPE option<array<float>>;
 DEFINE INDEX OVERWRITE attendance_session ON attendance FIELDS classroom_id, predicted_student, session_start;
 DEFINE INDEX OVERWRITE attendance_status ON attendance FIELDS review_status;
 DEFINE INDEX OVERWRITE attendance_timestamp ON attendance FIELDS timestamp;

@@ -1,0 +1,88 @@
+// Students (admin): search, create, edit, delete, enrollment photos with a local preview.
+
+import * as api from './api.js';
+import { h, fill, field, announce, showError, dialog } from './dom.js';
+
+function studentForm(student, done) {
+  const inputs = {
+    student_number: h('input', { name: 'student_number', required: true, value: student?.student_number || '' }),
+    full_name: h('input', { name: 'full_name', required: true, value: student?.full_name || '' }),
+    email: h('input', { name: 'email', type: 'email', value: student?.email || '' }),
+    department: h('input', { name: 'department', value: student?.department || '' }),
+    year: h('input', { name: 'year', type: 'number', min: 0, max: 100, value: student?.year ?? '' }),
+  };
+  const box = dialog(student ? `Edit ${student.full_name}` : 'New student', h('form', {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      const body = {
+        student_number: inputs.student_number.value.trim(),
+        full_name: inputs.full_name.value.trim(),
+        email: inputs.email.value.trim() || null,
+        department: inputs.department.value.trim() || null,
+        year: inputs.year.value === '' ? null : Number(inputs.year.value),
+      };
+      try {
+        if (student) await api.put(`/api/students/${student.id}`, body); else await api.post('/api/students', body);
+        box.close();
+        announce('Student saved');
+        done();
+      } catch (error) { showError(error); }
+    },
+  }, field('Student number', inputs.student_number), field('Full name', inputs.full_name), field('E-mail', inputs.email),
+  field('Department', inputs.department), field('Year', inputs.year), h('button', { type: 'submit' }, 'Save')));
+}
+
+function photos(student, done) {
+  const input = h('input', { type: 'file', name: 'photos', accept: 'image/jpeg,image/png', multiple: true });
+  const preview = h('div', { class: 'crops' });
+  const faces = h('p', { class: 'muted' }, `${student.face_count} enrolled face(s)`);
+  const urls = [];
+  input.addEventListener('change', () => {
+    urls.splice(0).forEach((u) => URL.revokeObjectURL(u));
+    fill(preview, [...input.files].map((file) => {
+      const url = URL.createObjectURL(file);
+      urls.push(url);
+      return h('img', { class: 'crop', src: url, alt: `Preview of ${file.name}`, width: 96, height: 96 });
+    }));
+  });
+  const box = dialog(`Photos of ${student.full_name}`, h('form', {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      if (!input.files.length) return;
+      const form = new FormData();
+      for (const file of input.files) form.append('photos', file, file.name);
+      try {
+        const answer = await api.request('POST', `/api/students/${student.id}/photos`, { body: form });
+        announce(`${answer.faces.length} photo(s) enrolled`);
+        box.close();
+        done();
+      } catch (error) { showError(error); }
+    },
+  }, faces, h('p', {}, 'Each photo must show exactly this student\'s face, alone.'), field('Photos', input), preview,
+  h('button', { type: 'submit' }, 'Upload')), { onClose: () => urls.forEach((u) => URL.revokeObjectURL(u)) });
+}
+
+/** Renders the view. */
+export async function render(main, { params, navigate }) {
+  const search = h('input', { type: 'search', name: 'search', value: params.get('search') || '' });
+  const table = h('tbody');
+  const reload = () => render(main, { params, navigate });
+  fill(main, h('h1', {}, 'Students'),
+    h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); navigate('students', { search: search.value.trim() }); } },
+      field('Search (number, name, e-mail, department)', search), h('button', { type: 'submit' }, 'Search'),
+      h('button', { type: 'button', class: 'plain', onclick: () => studentForm(null, reload) }, 'New student')),
+    h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, ['Number', 'Name', 'Department', 'Year', 'Faces', ''].map((t) => h('th', { scope: 'col' }, t)))), table)));
+  const page = await api.get(`/api/students${api.query({ search: params.get('search'), page_size: 200 })}`);
+  fill(table, page.items.map((s) => h('tr', { 'data-student-id': s.id },
+    h('td', {}, s.student_number), h('td', {}, s.full_name), h('td', {}, s.department || ''), h('td', {}, s.year ?? ''),
+    h('td', {}, String(s.face_count)),
+    h('td', { class: 'actions' },
+      h('button', { type: 'button', class: 'plain', onclick: () => photos(s, reload) }, 'Photos'),
+      h('button', { type: 'button', class: 'plain', onclick: () => studentForm(s, reload) }, 'Edit'),
+      h('button', { type: 'button', class: 'danger', onclick: async () => {
+        if (!window.confirm(`Delete ${s.full_name}, their enrollment faces and photos?`)) return;
+        try { await api.del(`/api/students/${s.id}`); announce('Student deleted'); reload(); } catch (error) { showError(error); }
+      } }, 'Delete')))));
+  if (!page.items.length) fill(table, h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No students.')));
+  return null;
+}

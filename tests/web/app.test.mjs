@@ -1,0 +1,205 @@
+// The web app in Debian's headless Chromium (playwright-core), against a hub that
+// tests/tests/web_app.rs started and filled with real records. Every step is checked against
+// the API itself. Environment: CAVS_URL, CAVS_TEACHER(_PASSWORD), CAVS_ADMIN(_PASSWORD),
+// CAVS_CAPTURE_DEVICE / CAVS_CAPTURE_SECRET / CAVS_CAPTURE_IMAGE (a live capture),
+// CAVS_SCREENSHOTS (optional dir), CHROMIUM (default /usr/bin/chromium).
+
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (tests/tests/web_app.rs sets it)`);
+  return value;
+};
+const base = env('CAVS_URL');
+const teacher = { username: env('CAVS_TEACHER'), password: env('CAVS_TEACHER_PASSWORD') };
+const admin = { username: env('CAVS_ADMIN'), password: env('CAVS_ADMIN_PASSWORD') };
+const shots = process.env.CAVS_SCREENSHOTS;
+const WAIT = 30000;
+
+/** The API as `who`. */
+async function apiAs(who) {
+  const response = await fetch(`${base}/api/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(who),
+  });
+  assert.equal(response.status, 200, `API sign-in of ${who.username}`);
+  const { access } = await response.json();
+  return async (path) => {
+    const answer = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${access}` } });
+    assert.ok(answer.ok, `GET ${path}: ${answer.status}`);
+    return answer.json();
+  };
+}
+
+let stepNo = 0;
+function step(text) {
+  stepNo += 1;
+  console.log(`step ${stepNo}: ${text}`);
+}
+
+async function shot(page, name) {
+  if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+}
+
+async function signIn(page, who) {
+  await page.fill('input[name=username]', who.username);
+  await page.fill('input[name=password]', who.password);
+  await page.click('button[type=submit]');
+}
+
+const pendingNamed = (page) => page.locator('[data-record-id][data-status=pending]').filter({ hasNot: page.locator('h3:text-is("Unknown face")') });
+
+async function main() {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const errors = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT);
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    page.on('dialog', (d) => d.accept());
+    const api = await apiAs(teacher);
+    const today = new Date().toISOString().slice(0, 10);
+
+    step('a wrong password shows the API problem');
+    await page.goto(`${base}/`);
+    await shot(page, 'signin');
+    const wrong = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: teacher.username, password: 'wrong-password' }) });
+    const problem = await wrong.json();
+    await signIn(page, { username: teacher.username, password: 'not-the-password' });
+    await page.waitForFunction((title) => document.querySelector('[role=alert]')?.textContent.includes(title), problem.title);
+    // The failed attempts count toward the lockout; two stay well below it.
+
+    step('the teacher signs in and sees room-1 pending records');
+    await signIn(page, teacher);
+    await page.waitForSelector('[data-record-id]');
+    await page.goto(`${base}/#/lesson?classroom=room-1&date=${today}&status=pending`);
+    await page.waitForSelector('[data-record-id][data-status=pending]');
+    assert.ok(await pendingNamed(page).count() >= 5, 'at least 5 named pending records');
+
+    step("a pending record's crop is shown");
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-record-id] img.crop')].some((i) => i.complete && i.naturalWidth > 0));
+    await shot(page, 'lesson');
+
+    step('approve one record');
+    const first = pendingNamed(page).first();
+    const approvedId = await first.getAttribute('data-record-id');
+    await first.locator('[data-action=approve]').click();
+    await page.waitForSelector(`[data-record-id="${approvedId}"][data-status=approved]`);
+    assert.equal((await api(`/api/attendance/${approvedId}`)).review_status, 'approved');
+
+    step('reassign another record to a candidate');
+    const second = pendingNamed(page).first();
+    const reassignId = await second.getAttribute('data-record-id');
+    const before = await api(`/api/attendance/${reassignId}`);
+    await second.locator('[data-action=reassign]').click();
+    await page.waitForSelector('dialog [data-candidate-id]');
+    await shot(page, 'reassign');
+    const candidates = page.locator('dialog [data-candidate-id]');
+    let chosen = null;
+    for (let i = 0; i < await candidates.count(); i += 1) {
+      const id = await candidates.nth(i).getAttribute('data-candidate-id');
+      if (id !== before.predicted_student_id) { chosen = candidates.nth(i); break; }
+    }
+    chosen = chosen || candidates.first();
+    const chosenId = await chosen.getAttribute('data-candidate-id');
+    await chosen.click();
+    await page.waitForSelector(`[data-record-id="${reassignId}"][data-status=approved]`);
+    const reassigned = await api(`/api/attendance/${reassignId}`);
+    assert.equal(reassigned.review_status, 'approved');
+    assert.equal(reassigned.predicted_student_id, chosenId);
+
+    step('reject by keyboard');
+    const third = pendingNamed(page).first();
+    const rejectId = await third.getAttribute('data-record-id');
+    await third.focus();
+    await page.keyboard.press('r');
+    await page.waitForSelector(`[data-record-id="${rejectId}"][data-status=rejected]`);
+    assert.equal((await api(`/api/attendance/${rejectId}`)).review_status, 'rejected');
+
+    step('bulk-approve two records');
+    const bulk = pendingNamed(page);
+    const bulkIds = [await bulk.nth(0).getAttribute('data-record-id'), await bulk.nth(1).getAttribute('data-record-id')];
+    for (const id of bulkIds) await page.locator(`[data-record-id="${id}"] [data-select]`).check();
+    await page.click('[data-bulk=approve]');
+    for (const id of bulkIds) await page.waitForSelector(`[data-record-id="${id}"][data-status=approved]`);
+    for (const id of bulkIds) assert.equal((await api(`/api/attendance/${id}`)).review_status, 'approved');
+
+    step('label an unknown group');
+    await page.goto(`${base}/#/unknowns`);
+    const group = page.locator('[data-group-id]').filter({ has: page.locator('h2:text-matches("^[2-9]")') }).first();
+    await group.waitFor();
+    const groups = await api('/api/attendance/unknown-groups');
+    const groupId = await group.getAttribute('data-group-id');
+    const recordIds = groups.groups.find((g) => g.group_id === groupId).record_ids;
+    assert.ok(recordIds.length >= 2, 'a group of two or more');
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-group-id] img.crop')].some((i) => i.complete && i.naturalWidth > 0));
+    await shot(page, 'unknowns');
+    await group.locator('[data-action=label]').click();
+    await page.fill('dialog input[name=student-search]', 'Kit');
+    const result = page.locator('dialog [data-student-id]').first();
+    await result.waitFor();
+    const studentId = await result.getAttribute('data-student-id');
+    await result.click();
+    await page.waitForSelector(`[data-group-id="${groupId}"]`, { state: 'detached' });
+    for (const id of recordIds) {
+      const record = await api(`/api/attendance/${id}`);
+      assert.equal(record.review_status, 'approved');
+      assert.equal(record.predicted_student_id, studentId);
+    }
+
+    step('a new record arrives live');
+    await page.goto(`${base}/#/lesson?classroom=room-1&date=${today}`);
+    await page.waitForSelector('[data-record-id]');
+    await page.waitForTimeout(1000); // the event stream connects
+    const form = new FormData();
+    form.append('image', new Blob([await readFile(env('CAVS_CAPTURE_IMAGE'))], { type: 'image/jpeg' }), 'live.jpg');
+    form.append('device_id', env('CAVS_CAPTURE_DEVICE'));
+    form.append('classroom_id', 'room-1');
+    const basic = Buffer.from(`${env('CAVS_CAPTURE_DEVICE')}:${env('CAVS_CAPTURE_SECRET')}`).toString('base64');
+    const captured = await fetch(`${base}/api/capture`, { method: 'POST', headers: { authorization: `Basic ${basic}` }, body: form });
+    assert.equal(captured.status, 200, `capture: ${await captured.clone().text()}`);
+    const { record_id: liveId } = await captured.json();
+    assert.ok(liveId, 'the capture made a record');
+    await page.waitForSelector(`[data-record-id="${liveId}"]`);
+
+    step('phone layout');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/#/lesson?classroom=room-1&date=${today}`);
+    await page.waitForSelector('[data-record-id] [data-action=approve]');
+    const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+    assert.ok(fits, 'no horizontal scroll at 390 px');
+    const box = await page.locator('[data-record-id] [data-action=approve]').first().boundingBox();
+    assert.ok(box && box.height >= 40, `touch target ${box && box.height} px`);
+    await shot(page, 'lesson-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+
+    step('the admin views render');
+    await page.click('#signout');
+    await page.waitForSelector('input[name=username]');
+    await signIn(page, admin);
+    await page.waitForSelector('#nav a[href="#/students"]');
+    for (const [view, selector] of [['students', '[data-student-id]'], ['devices', '[data-device-id]'], ['users', 'tbody tr'], ['audit', '[data-audit-id]'], ['import', 'input[name=csv]']]) {
+      await page.goto(`${base}/#/${view}`);
+      await page.waitForSelector(selector);
+      await page.waitForFunction((v) => document.querySelector('h1')?.textContent.length > 0 && location.hash.includes(v), view);
+      await shot(page, view);
+    }
+    assert.ok(await page.locator('[data-audit-id]').count() >= 1, 'audit entries');
+  } finally {
+    await browser.close();
+  }
+  // The one expected console error is the browser's own note on the 401 of the wrong password.
+  const unexpected = errors.filter((e) => !/status of 401/.test(e));
+  assert.deepEqual(unexpected, [], 'no console errors');
+  console.log('web app: every step passed');
+}
+
+main().catch((error) => {
+  console.error(`web app test failed: ${error.stack || error}`);
+  process.exit(1);
+});
