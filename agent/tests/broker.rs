@@ -640,7 +640,10 @@ async fn outage_spools_then_replays_every_frame_exactly_once() {
         .filter(|s| !seen.by_seq.contains_key(s))
         .copied()
         .collect();
-    assert!(missing.is_empty(), "spooled frames never arrived: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "spooled frames never arrived: {missing:?}"
+    );
     let expected: Vec<u64> = (1..=stats.frames_captured).collect();
     assert_eq!(seqs, expected, "every captured frame arrives, none missing");
     let mut arrival = seen.arrival.clone();

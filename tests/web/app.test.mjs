@@ -61,6 +61,8 @@ async function main() {
     page.setDefaultTimeout(WAIT);
     page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    // Every failed request is named (the console only says "failed to load resource").
+    page.on('response', (r) => { if (r.status() >= 400) console.log(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
     page.on('dialog', (d) => d.accept());
     const api = await apiAs(teacher);
     const today = new Date().toISOString().slice(0, 10);
@@ -183,13 +185,15 @@ async function main() {
     await page.waitForSelector('input[name=username]');
     await signIn(page, admin);
     await page.waitForSelector('#nav a[href="#/students"]');
-    for (const [view, selector] of [['students', '[data-student-id]'], ['devices', '[data-device-id]'], ['users', 'tbody tr'], ['audit', '[data-audit-id]'], ['import', 'input[name=csv]']]) {
+    for (const [view, selector] of [['students', '[data-student-id]'], ['devices', '[data-device-id]'], ['users', 'tbody tr'], ['import', 'input[name=csv]'], ['audit', '[data-audit-id]']]) {
       await page.goto(`${base}/#/${view}`);
       await page.waitForSelector(selector);
       await page.waitForFunction((v) => document.querySelector('h1')?.textContent.length > 0 && location.hash.includes(v), view);
       await shot(page, view);
     }
-    assert.ok(await page.locator('[data-audit-id]').count() >= 1, 'audit entries');
+    // The audit log names the teacher's review of the first approved record.
+    const audited = await page.locator('[data-audit-id]').filter({ hasText: approvedId }).count();
+    assert.ok(audited >= 1, `the audit view lists the review of ${approvedId}`);
   } finally {
     await browser.close();
   }

@@ -88,6 +88,8 @@ async fn require_admin_bearer_accepts_only_an_admins_access_token() {
         store: env.store.clone(),
         pipeline: env.pipeline.clone(),
         config: env.config.clone(),
+        events: env.events.clone(),
+        first_run: cavs_api::FirstRunCode::none(),
     };
     let request = |token: Option<&str>| {
         let mut builder = poem::Request::builder();

@@ -30,6 +30,7 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 
 /// `method path` with a JSON `body` on 127.0.0.1:`port`: the status and the whole response,
 /// or `None` when nothing answers (5 s read timeout).
+#[allow(dead_code)] // shared by the test binaries; not every one of them posts JSON
 pub fn http_json(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;

@@ -18,10 +18,14 @@ export async function render(main, { params, navigate }) {
       field('Action', action), field('Table', table), field('From', from), field('To', to), h('button', { type: 'submit' }, 'Filter')),
     h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, ['When', 'Who', 'Action', 'Target', 'Details'].map((t) => h('th', { scope: 'col' }, t)))), rows)),
     pager);
-  const answer = await api.get(`/api/audit${api.query({ ...Object.fromEntries(params), page, page_size: 50 })}`);
+  const [answer, users] = await Promise.all([
+    api.get(`/api/audit${api.query({ ...Object.fromEntries(params), page, page_size: 50 })}`),
+    api.all('/api/users'),
+  ]);
+  const username = new Map(users.map((u) => [u.id, u.username]));
   fill(rows, answer.items.length ? answer.items.map((e) => {
     const { id, timestamp, action: act, target_table: tt, target_id: tid, ...rest } = e;
-    const who = [e.actor_kind, e.user_id || e.device_id].filter(Boolean).join(' ');
+    const who = e.user_id ? (username.get(e.user_id) || `user ${e.user_id}`) : [e.actor_kind, e.device_id].filter(Boolean).join(' ');
     return h('tr', { 'data-audit-id': id },
       h('td', {}, when(timestamp)), h('td', {}, who), h('td', {}, act), h('td', {}, [tt, tid].filter(Boolean).join(' ')),
       h('td', {}, h('code', { class: 'json' }, JSON.stringify(rest.meta ?? rest))));

@@ -116,9 +116,10 @@ export async function render(main, { me, params, navigate }) {
     const index = records.findIndex((r) => r.id === record.id);
     if (index >= 0) records[index] = record; else records.unshift(record);
     let card = list.querySelector(`[data-record-id="${record.id}"]`);
-    if (!visible(record)) { if (card && !card.contains(document.activeElement)) card.remove(); }
-    else if (card) draw(card, record, options);
-    else {
+    // A card on screen stays where it is, redrawn with its new status (the teacher sees what a
+    // review did and can change it) until the filters are applied again.
+    if (card) draw(card, record, options);
+    else if (visible(record)) {
       card = recordCard(record, options);
       if (fresh) { card.classList.add('new'); setTimeout(() => card.classList.remove('new'), 5000); }
       list.prepend(card);
