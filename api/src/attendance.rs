@@ -15,7 +15,7 @@ use crate::pagination::{Paging, page_type};
 use crate::photos;
 use crate::tags::ApiTags;
 use crate::text::Text;
-use crate::timeparam::parse_time;
+use crate::timeparam::time_range;
 
 /// Review state of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -271,16 +271,7 @@ impl AttendanceApi {
             None => None,
             Some(key) => Some(self.state.store.students().find(key).await?.id),
         };
-        let from = date_from
-            .0
-            .as_deref()
-            .map(|t| parse_time("date_from", t, false))
-            .transpose()?;
-        let to = date_to
-            .0
-            .as_deref()
-            .map(|t| parse_time("date_to", t, true))
-            .transpose()?;
+        let (from, to) = time_range(date_from.0.as_deref(), date_to.0.as_deref())?;
         let filter = AttendanceFilter {
             classroom_id: classroom_id.0,
             student_id: student,

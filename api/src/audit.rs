@@ -13,7 +13,7 @@ use crate::auth::BearerAuth;
 use crate::error::ApiResult;
 use crate::pagination::{Paging, page_type};
 use crate::tags::ApiTags;
-use crate::timeparam::parse_time;
+use crate::timeparam::time_range;
 
 /// One audit log entry.
 #[derive(Debug, Object)]
@@ -117,21 +117,14 @@ impl AuditApi {
         offset: Query<Option<u64>>,
     ) -> ApiResult<Json<AuditPage>> {
         auth.0.require_admin()?;
+        let (from, to) = time_range(date_from.0.as_deref(), date_to.0.as_deref())?;
         let filter = AuditFilter {
             user_id: user_id.0,
             action: action.0,
             target_table: target_table.0,
             target_id: target_id.0,
-            from: date_from
-                .0
-                .as_deref()
-                .map(|t| parse_time("date_from", t, false))
-                .transpose()?,
-            to: date_to
-                .0
-                .as_deref()
-                .map(|t| parse_time("date_to", t, true))
-                .transpose()?,
+            from,
+            to,
         };
         let store = &self.state.store;
         let filter = &filter;

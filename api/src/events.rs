@@ -80,18 +80,7 @@ impl From<AttendanceEvent> for LiveEvent {
 
 /// The event a review of `record` reports.
 pub fn reviewed(record: &AttendanceRecord) -> AttendanceEvent {
-    AttendanceEvent {
-        kind: AttendanceEventKind::Reviewed,
-        record_id: record.id,
-        frame_id: None,
-        classroom_id: record.classroom_id.clone(),
-        device_id: record.device_id.clone(),
-        student_id: record.predicted_student_id,
-        predicted_name: record.predicted_name.clone(),
-        confidence: record.confidence,
-        review_status: record.review_status.as_str().to_owned(),
-        at: Utc::now(),
-    }
+    AttendanceEvent::of(AttendanceEventKind::Reviewed, record, None)
 }
 
 /// Where a subscription stands: its receiver, what the caller may see, when it ends.

@@ -26,6 +26,7 @@ pub mod pagination;
 pub mod photos;
 mod review_aids;
 pub mod setup;
+mod sign_out;
 mod students;
 mod tags;
 pub mod text;
@@ -74,6 +75,7 @@ type Apis = (
     review_aids::ReviewAidsApi,
     events::EventsApi,
     setup::SetupApi,
+    sign_out::SignOutApi,
     devices::DevicesApi,
     audit::AuditApi,
     capture::CaptureApi,
@@ -89,6 +91,7 @@ fn service(state: &ApiState) -> OpenApiService<Apis, ()> {
         review_aids::ReviewAidsApi::new(state.clone()),
         events::EventsApi::new(state.clone()),
         setup::SetupApi::new(state.clone()),
+        sign_out::SignOutApi::new(state.clone()),
         devices::DevicesApi::new(state.clone()),
         audit::AuditApi::new(state.clone()),
         capture::CaptureApi::new(state.clone()),

@@ -21,7 +21,7 @@ use crate::photos;
 use crate::students::{FaceOut, StudentIn, StudentOut};
 use crate::tags::ApiTags;
 use crate::text::Text;
-use crate::timeparam::parse_time;
+use crate::timeparam::time_range;
 
 /// Unknown faces read for grouping, newest first (pairwise distances: 1000 faces take
 /// about 50 ms on one core).
@@ -209,24 +209,21 @@ impl ReviewAidsApi {
         #[oai(validator(max_length = 64))]
         classroom_id: Query<Option<String>>,
         /// Captured at or after (YYYY-MM-DD or RFC 3339).
-        #[oai(validator(max_length = 40))]
+        #[oai(validator(
+            pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+        ))]
         date_from: Query<Option<String>>,
         /// Captured up to (YYYY-MM-DD: that whole day; RFC 3339: before that instant).
-        #[oai(validator(max_length = 40))]
+        #[oai(validator(
+            pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+        ))]
         date_to: Query<Option<String>>,
     ) -> ApiResult<Json<UnknownGroups>> {
+        let (from, to) = time_range(date_from.0.as_deref(), date_to.0.as_deref())?;
         let filter = UnknownFacesFilter {
             classroom_id: classroom_id.0,
-            from: date_from
-                .0
-                .as_deref()
-                .map(|t| parse_time("date_from", t, false))
-                .transpose()?,
-            to: date_to
-                .0
-                .as_deref()
-                .map(|t| parse_time("date_to", t, true))
-                .transpose()?,
+            from,
+            to,
             scope: auth.0.scope(),
         };
         let faces = self

@@ -4,9 +4,25 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{ApiError, ApiResult};
 
+/// The `date_from` / `date_to` query pair as instants: `date_from` from the start of its day,
+/// `date_to` up to the end of its day (an RFC 3339 time is taken as it is).
+pub(crate) type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Parses the `date_from` / `date_to` query pair (see [`TimeRange`]); a bad value is a 400
+/// naming its parameter.
+pub(crate) fn time_range(date_from: Option<&str>, date_to: Option<&str>) -> ApiResult<TimeRange> {
+    let from = date_from
+        .map(|t| parse_time("date_from", t, false))
+        .transpose()?;
+    let to = date_to
+        .map(|t| parse_time("date_to", t, true))
+        .transpose()?;
+    Ok((from, to))
+}
+
 /// Parses `2025-01-31` (start of that day, UTC; with `end_of_day` the start of the next day)
 /// or an RFC 3339 time.
-pub(crate) fn parse_time(name: &str, text: &str, end_of_day: bool) -> ApiResult<DateTime<Utc>> {
+fn parse_time(name: &str, text: &str, end_of_day: bool) -> ApiResult<DateTime<Utc>> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use cavs_config::{ConfigError, HubSettings, Sources};
 use cavs_hub::control::ControlRequest;
-use cavs_models::{Actor, NewUser, Role};
+use cavs_models::{NewUser, Role};
 use clap::{Parser, Subcommand};
 
 /// The CAVS hub: MQTT broker, face recognition and REST API in one process.
@@ -163,24 +163,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             let store = cavs_hub::open_store(&settings).await?;
-            let user = store
-                .users()
-                .create(
-                    &NewUser {
-                        username,
-                        password,
-                        role,
-                        classrooms,
-                    },
-                    &Actor::System,
-                )
-                .await?;
-            println!(
-                "created {} user {} ({})",
-                user.role.as_str(),
-                user.username,
-                user.id
-            );
+            let user = NewUser {
+                username,
+                password,
+                role,
+                classrooms,
+            };
+            let (_, line) = cavs_hub::control::create_user(&store, user).await?;
+            println!("{line}");
             Ok(())
         }
     }

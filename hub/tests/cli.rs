@@ -1,12 +1,11 @@
 //! The `cavs-hub` binary: start-up errors, admin commands, serve + health + clean SIGTERM.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{free_port, http_get};
+use common::{free_port, http_get, run_with_stdin};
 
 const HUB: &str = env!("CARGO_BIN_EXE_cavs-hub");
 
@@ -159,28 +158,17 @@ fn migrate_and_user_create_work_on_an_on_disk_store() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 3"));
 
     let create = |name: &str| {
-        let mut child = hub(dir.path())
-            .args([
-                "user",
-                "create",
-                "--username",
-                name,
-                "--role",
-                "admin",
-                "--password-stdin",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"long-enough-password\n")
-            .expect("write");
-        child.wait_with_output().expect("wait")
+        let mut command = hub(dir.path());
+        command.args([
+            "user",
+            "create",
+            "--username",
+            name,
+            "--role",
+            "admin",
+            "--password-stdin",
+        ]);
+        run_with_stdin(command, "long-enough-password\n")
     };
     let out = create("admin");
     assert!(out.status.success(), "{out:?}");

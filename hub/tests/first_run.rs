@@ -4,14 +4,13 @@
 //! on the web app's first-run page with the one-time code the hub logs. Also: the app is
 //! served at `/` with a strict policy, and the default log carries no dependency chatter.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{free_port, http_get, http_json};
+use common::{free_port, http_get, http_json, run_with_stdin};
 
 const HUB: &str = env!("CARGO_BIN_EXE_cavs-hub");
 
@@ -43,20 +42,9 @@ fn wait_for_health(http: u16, child: &mut Child) {
 
 /// Runs `cavs-hub ARGS` against the running hub's data dir, with `stdin` as input.
 fn admin_command(dir: &Path, http: u16, mqtt: u16, args: &[&str], stdin: &str) -> (bool, String) {
-    let mut child = hub(dir, http, mqtt)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let mut command = hub(dir, http, mqtt);
+    command.args(args);
+    let out = run_with_stdin(command, stdin);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -180,9 +180,21 @@ async function main() {
     await shot(page, 'lesson-phone');
     await page.setViewportSize({ width: 1280, height: 800 });
 
-    step('the admin views render');
+    step('sign-out revokes the sign-in on the hub');
+    const stored = await page.evaluate(() => Object.values(sessionStorage));
+    assert.equal(stored.length, 1, 'one refresh token kept in this tab');
+    const loggedOut = page.waitForResponse((r) => r.url().endsWith('/api/auth/logout'));
     await page.click('#signout');
     await page.waitForSelector('input[name=username]');
+    assert.equal((await loggedOut).status(), 204, 'POST /api/auth/logout');
+    assert.deepEqual(await page.evaluate(() => Object.values(sessionStorage)), [], 'tokens forgotten');
+    const revoked = await fetch(`${base}/api/auth/refresh`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh: stored[0] }),
+    });
+    assert.equal(revoked.status, 401, 'the signed-out refresh token is refused');
+    assert.match((await revoked.json()).type || '', /token-revoked/);
+
+    step('the admin views render');
     await signIn(page, admin);
     await page.waitForSelector('#nav a[href="#/students"]');
     for (const [view, selector] of [['students', '[data-student-id]'], ['devices', '[data-device-id]'], ['users', 'tbody tr'], ['import', 'input[name=csv]'], ['audit', '[data-audit-id]']]) {

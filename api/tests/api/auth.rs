@@ -344,3 +344,46 @@ mod base64_like {
         out
     }
 }
+
+#[tokio::test]
+async fn signing_out_revokes_that_sign_ins_chain_only() {
+    let env = Env::new().await;
+    let this = env.login("admin").await;
+    let other = env.login("admin").await;
+    let refresh = |token: &str| {
+        env.send(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(json!({ "refresh": token })),
+        )
+    };
+    // One refresh first: signing out with the newest token also ends the tokens before it.
+    let rotated = refresh(this["refresh"].as_str().expect("refresh")).await;
+    rotated.assert_status(200);
+    let newest = rotated.json["refresh"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let logout = |token: &str| {
+        env.send(
+            Method::POST,
+            "/api/auth/logout",
+            None,
+            Some(json!({ "refresh": token })),
+        )
+    };
+    logout(&newest).await.assert_status(204);
+    refresh(&newest).await.assert_problem(401, "token-revoked");
+    // Signing out twice is not an error.
+    logout(&newest).await.assert_status(204);
+    // The other sign-in of the same account keeps working.
+    refresh(other["refresh"].as_str().expect("refresh"))
+        .await
+        .assert_status(200);
+    // An access token or garbage is not a refresh token.
+    logout(this["access"].as_str().expect("access"))
+        .await
+        .assert_problem(401, "token-invalid");
+    logout("garbage").await.assert_problem(401, "token-invalid");
+}

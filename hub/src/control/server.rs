@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cavs_api::{FirstRunCode, Pipeline};
 use cavs_models::store::Store;
-use cavs_models::{Actor, NewUser, Role};
+use cavs_models::{NewUser, Role};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
@@ -103,42 +103,32 @@ async fn run(hub: &Hub, request: ControlRequest) -> ControlReply {
             classrooms,
         } => match Role::parse(&role) {
             None => Err(format!("role must be admin or teacher, not `{role}`")),
-            Some(role) => hub
-                .store
-                .users()
-                .create(
-                    &NewUser {
-                        username,
-                        password,
-                        role,
-                        classrooms,
-                    },
-                    &Actor::System,
-                )
-                .await
-                .map(|user| {
-                    hub.first_run.clear();
-                    tracing::info!(user = %user.username, role = user.role.as_str(), "user created by the admin command");
-                    format!(
-                        "created {} user {} ({})",
-                        user.role.as_str(),
-                        user.username,
-                        user.id
-                    )
-                })
-                .map_err(|e| e.to_string()),
+            Some(role) => {
+                let user = NewUser {
+                    username,
+                    password,
+                    role,
+                    classrooms,
+                };
+                super::create_user(&hub.store, user)
+                    .await
+                    .map(|(user, line)| {
+                        hub.first_run.clear();
+                        tracing::info!(user = %user.username, role = user.role.as_str(), "user created by the admin command");
+                        line
+                    })
+                    .map_err(|e| e.to_string())
+            }
         },
-        ControlRequest::Enroll { dir } => {
-            cavs_api::enroll::enroll_directory(
-                &hub.store,
-                hub.pipeline.as_ref(),
-                Path::new(&dir),
-                false,
-            )
-            .await
-            .map(|summary| summary.to_string())
-            .map_err(|e| e.to_string())
-        }
+        ControlRequest::Enroll { dir } => cavs_api::enroll::enroll_directory(
+            &hub.store,
+            hub.pipeline.as_ref(),
+            Path::new(&dir),
+            false,
+        )
+        .await
+        .map(|summary| summary.to_string())
+        .map_err(|e| e.to_string()),
         ControlRequest::Migrate => hub
             .store
             .migrate()

@@ -377,18 +377,7 @@ impl FrameWriter {
         kind: AttendanceEventKind,
         frame_id: Uuid,
     ) {
-        let event = AttendanceEvent {
-            kind,
-            record_id: record.id,
-            frame_id: Some(frame_id),
-            classroom_id: record.classroom_id.clone(),
-            device_id: record.device_id.clone(),
-            student_id: record.predicted_student_id,
-            predicted_name: record.predicted_name.clone(),
-            confidence: record.confidence,
-            review_status: record.review_status.as_str().to_owned(),
-            at: Utc::now(),
-        };
+        let event = AttendanceEvent::of(kind, record, Some(frame_id));
         self.events.send(event.clone());
         match serde_json::to_vec(&event) {
             Ok(payload) => {

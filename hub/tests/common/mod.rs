@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// A free TCP port on 127.0.0.1.
@@ -45,4 +46,22 @@ pub fn http_json(port: u16, method: &str, path: &str, body: &str) -> Option<(u16
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
     Some((status, response))
+}
+
+/// Runs `command` with `stdin` written to its standard input; its whole output.
+#[allow(dead_code)] // shared by the test binaries; not every one of them runs commands
+pub fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
 }

@@ -43,12 +43,19 @@ export function hasSession() {
   return Boolean(access || sessionStorage.getItem(REFRESH_KEY));
 }
 
-/** Ends the session: forgets every token. */
+/** Ends the session: the hub revokes this sign-in's refresh chain (best effort: offline,
+ *  the tokens are still forgotten here), and every token is forgotten. */
 export function signOut() {
+  const refresh = sessionStorage.getItem(REFRESH_KEY);
   access = null;
   clearTimeout(refreshTimer);
   sessionStorage.removeItem(REFRESH_KEY);
   notify(false);
+  if (refresh) {
+    fetch('/api/auth/logout', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh }), keepalive: true,
+    }).catch(() => {});
+  }
 }
 
 /** Exchanges the refresh token for a new pair; concurrent callers share one exchange

@@ -222,6 +222,29 @@ pub struct AttendanceEvent {
     pub at: DateTime<Utc>,
 }
 
+impl AttendanceEvent {
+    /// The event `kind` reports about `record` (as it now stands), now; `frame_id` is the frame
+    /// that caused it, none for reviews.
+    pub fn of(
+        kind: AttendanceEventKind,
+        record: &crate::AttendanceRecord,
+        frame_id: Option<Uuid>,
+    ) -> Self {
+        Self {
+            kind,
+            record_id: record.id,
+            frame_id,
+            classroom_id: record.classroom_id.clone(),
+            device_id: record.device_id.clone(),
+            student_id: record.predicted_student_id,
+            predicted_name: record.predicted_name.clone(),
+            confidence: record.confidence,
+            review_status: record.review_status.as_str().to_owned(),
+            at: Utc::now(),
+        }
+    }
+}
+
 fn parse<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     kind: &'static str,

@@ -235,36 +235,8 @@ impl<'a> AttendanceRepo<'a> {
         page: &PageRequest,
     ) -> Result<Page<AttendanceRecord>, StoreError> {
         let (limit, start) = page_bounds(page);
-        let mut conditions = Vec::new();
-        let mut vars = Vars::new().int("limit", limit).int("start", start);
-        if let Some(classroom) = &filter.classroom_id {
-            conditions.push("classroom_id = $classroom");
-            vars = vars.str("classroom", classroom.clone());
-        }
-        if let Some(scope) = filter.scope.classrooms() {
-            conditions.push("classroom_id IN $scope");
-            vars = vars.json("scope", serde_json::json!(scope));
-        }
-        if let Some(student) = filter.student_id {
-            conditions.push("predicted_student = type::record('student', $student)");
-            vars = vars.uuid("student", student);
-        }
-        if let Some(device) = &filter.device_id {
-            conditions.push("device_id = $device");
-            vars = vars.str("device", device.clone());
-        }
-        if let Some(status) = filter.review_status {
-            conditions.push("review_status = $status");
-            vars = vars.str("status", status.as_str());
-        }
-        if let Some(from) = filter.from {
-            conditions.push("timestamp >= <datetime>$from");
-            vars = vars.str("from", rfc3339(from));
-        }
-        if let Some(to) = filter.to {
-            conditions.push("timestamp < <datetime>$to");
-            vars = vars.str("to", rfc3339(to));
-        }
+        let vars = Vars::new().int("limit", limit).int("start", start);
+        let (conditions, vars) = filter_conditions(filter, vars);
         let where_clause = if conditions.is_empty() {
             String::new()
         } else {
@@ -373,4 +345,41 @@ fn not_found(error: StoreError, id: Uuid) -> StoreError {
         }
         other => other,
     }
+}
+
+/// The `WHERE` conditions of `filter` (joined with `AND`), with their variables added to `vars`.
+pub(super) fn filter_conditions(
+    filter: &AttendanceFilter,
+    mut vars: Vars,
+) -> (Vec<&'static str>, Vars) {
+    let mut conditions = Vec::new();
+    if let Some(classroom) = &filter.classroom_id {
+        conditions.push("classroom_id = $classroom");
+        vars = vars.str("classroom", classroom.clone());
+    }
+    if let Some(scope) = filter.scope.classrooms() {
+        conditions.push("classroom_id IN $scope");
+        vars = vars.json("scope", serde_json::json!(scope));
+    }
+    if let Some(student) = filter.student_id {
+        conditions.push("predicted_student = type::record('student', $student)");
+        vars = vars.uuid("student", student);
+    }
+    if let Some(device) = &filter.device_id {
+        conditions.push("device_id = $device");
+        vars = vars.str("device", device.clone());
+    }
+    if let Some(status) = filter.review_status {
+        conditions.push("review_status = $status");
+        vars = vars.str("status", status.as_str());
+    }
+    if let Some(from) = filter.from {
+        conditions.push("timestamp >= <datetime>$from");
+        vars = vars.str("from", rfc3339(from));
+    }
+    if let Some(to) = filter.to {
+        conditions.push("timestamp < <datetime>$to");
+        vars = vars.str("to", rfc3339(to));
+    }
+    (conditions, vars)
 }

@@ -6,9 +6,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::attendance::{AttendanceRepo, RECORD_FIELDS, RecordRow, rfc3339};
+use super::attendance::{AttendanceRepo, RECORD_FIELDS, RecordRow, filter_conditions};
 use super::query::{self, Vars, run};
-use crate::{AttendanceRecord, ClassroomScope};
+use crate::{AttendanceFilter, AttendanceRecord, ClassroomScope, ReviewStatus};
 
 /// Which unknown faces [`AttendanceRepo::unknown_faces`] reads.
 #[derive(Debug, Clone, Default)]
@@ -65,28 +65,17 @@ impl AttendanceRepo<'_> {
         filter: &UnknownFacesFilter,
         limit: usize,
     ) -> Result<Vec<UnknownFace>, StoreError> {
-        let mut conditions = vec![
-            "predicted_student = NONE",
-            "review_status = 'pending'",
-            "descriptor != NONE",
-        ];
-        let mut vars = Vars::new().int("limit", limit.min(i64::MAX as usize) as i64);
-        if let Some(classroom) = &filter.classroom_id {
-            conditions.push("classroom_id = $classroom");
-            vars = vars.str("classroom", classroom.clone());
-        }
-        if let Some(scope) = filter.scope.classrooms() {
-            conditions.push("classroom_id IN $scope");
-            vars = vars.json("scope", serde_json::json!(scope));
-        }
-        if let Some(from) = filter.from {
-            conditions.push("timestamp >= <datetime>$from");
-            vars = vars.str("from", rfc3339(from));
-        }
-        if let Some(to) = filter.to {
-            conditions.push("timestamp < <datetime>$to");
-            vars = vars.str("to", rfc3339(to));
-        }
+        let filter = AttendanceFilter {
+            classroom_id: filter.classroom_id.clone(),
+            review_status: Some(ReviewStatus::Pending),
+            from: filter.from,
+            to: filter.to,
+            scope: filter.scope.clone(),
+            ..AttendanceFilter::default()
+        };
+        let vars = Vars::new().int("limit", limit.min(i64::MAX as usize) as i64);
+        let (mut conditions, vars) = filter_conditions(&filter, vars);
+        conditions.extend(["predicted_student = NONE", "descriptor != NONE"]);
         let mut response = run(
             self.db,
             format!(

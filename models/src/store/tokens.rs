@@ -116,6 +116,29 @@ impl<'a> TokensRepo<'a> {
         Ok(TokenUse::Reused { user_id: row.user })
     }
 
+    /// Signs out one sign-in: revokes token `jti` and every other token of its rotation chain
+    /// (spent or live), so neither it nor a successor refreshes again. Other sign-ins of the
+    /// user are untouched. False when the token is unknown (never issued, or purged).
+    pub async fn revoke_chain(&self, jti: Uuid) -> Result<bool, StoreError> {
+        let mut response = run(
+            self.db,
+            "SELECT user, family, revoked FROM ONLY type::record('refresh_token', $jti);",
+            Vars::new().uuid("jti", jti),
+        )
+        .await?;
+        let Some(row) = query::one::<Row>(&mut response, 0, "refresh_token")? else {
+            return Ok(false);
+        };
+        let family = family_of(&row, jti);
+        run(
+            self.db,
+            "UPDATE refresh_token SET used = true, revoked = true WHERE family = $family OR id = type::record('refresh_token', $jti);",
+            Vars::new().uuid("family", family).uuid("jti", jti),
+        )
+        .await?;
+        Ok(true)
+    }
+
     /// Revokes every refresh token of a user (password change, deactivation, sign-out
     /// everywhere); returns how many were live.
     pub async fn revoke_user(&self, user_id: Uuid) -> Result<u64, StoreError> {
