@@ -121,7 +121,15 @@ fn a_newcomer_creates_the_first_admin_while_the_hub_runs() {
     let (_, setup) = http_get(http, "/api/setup").expect("GET /api/setup");
     assert!(setup.contains("\"needed\":false"), "{setup}");
 
-    // The admin commands work while the hub holds the database.
+    // The admin commands work while the hub holds the database, through a socket only this
+    // OS account may open.
+    let socket = dir.path().join("data").join("control.sock");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&socket)
+            .expect("control.sock")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "control.sock mode {mode:o}");
     let (ok, out) = admin_command(
         dir.path(),
         http,

@@ -194,6 +194,18 @@ async function main() {
     assert.equal(revoked.status, 401, 'the signed-out refresh token is refused');
     assert.match((await revoked.json()).type || '', /token-revoked/);
 
+    step('markup in a student\'s name stays text');
+    const adminToken = (await (await fetch(`${base}/api/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin),
+    })).json()).access;
+    const hostile = '<img src=x onerror="window.__cavsXss=1">Mallory';
+    const createdStudent = await fetch(`${base}/api/students`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+      body: JSON.stringify({ student_number: 'S-XSS', full_name: hostile }),
+    });
+    assert.equal(createdStudent.status, 201, `create the student: ${await createdStudent.clone().text()}`);
+
     step('the admin views render');
     await signIn(page, admin);
     await page.waitForSelector('#nav a[href="#/students"]');
@@ -203,7 +215,15 @@ async function main() {
       await page.waitForFunction((v) => document.querySelector('h1')?.textContent.length > 0 && location.hash.includes(v), view);
       await shot(page, view);
     }
+    await page.goto(`${base}/#/students?search=S-XSS`);
+    const row = page.locator('[data-student-id]').filter({ hasText: 'Mallory' });
+    await row.waitFor();
+    assert.ok((await row.textContent()).includes(hostile), 'the name is shown as typed');
+    assert.equal(await row.locator('img[src=x]').count(), 0, 'no element made from the name');
+    assert.equal(await page.evaluate(() => window.__cavsXss), undefined, 'no script ran');
     // The audit log names the teacher's review of the first approved record.
+    await page.goto(`${base}/#/audit`);
+    await page.waitForSelector('[data-audit-id]');
     const audited = await page.locator('[data-audit-id]').filter({ hasText: approvedId }).count();
     assert.ok(audited >= 1, `the audit view lists the review of ${approvedId}`);
   } finally {
