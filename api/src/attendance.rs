@@ -87,6 +87,9 @@ pub struct AttendanceOut {
     pub image_url: Option<String>,
     /// Frames that contributed to this record.
     pub frame_count: u64,
+    /// Start of the session window (lesson) the record belongs to: one record per student,
+    /// classroom and session.
+    pub session_start: DateTime<Utc>,
 }
 
 /// Converts a record to its JSON shape.
@@ -109,6 +112,7 @@ pub fn record_out(r: AttendanceRecord) -> AttendanceOut {
         review_timestamp: r.review_timestamp,
         notes: r.notes,
         frame_count: r.frame_count,
+        session_start: r.session_start,
     }
 }
 

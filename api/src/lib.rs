@@ -15,6 +15,7 @@ mod audit;
 pub mod auth;
 mod capture;
 mod config;
+mod data_rights;
 mod devices;
 pub mod enroll;
 pub mod error;
@@ -71,6 +72,7 @@ type Apis = (
     account::AccountApi,
     users::UsersApi,
     students::StudentsApi,
+    data_rights::DataRightsApi,
     attendance::AttendanceApi,
     review_aids::ReviewAidsApi,
     events::EventsApi,
@@ -87,6 +89,7 @@ fn service(state: &ApiState) -> OpenApiService<Apis, ()> {
         account::AccountApi::new(state.clone()),
         users::UsersApi::new(state.clone()),
         students::StudentsApi::new(state.clone()),
+        data_rights::DataRightsApi::new(state.clone()),
         attendance::AttendanceApi::new(state.clone()),
         review_aids::ReviewAidsApi::new(state.clone()),
         events::EventsApi::new(state.clone()),

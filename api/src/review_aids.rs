@@ -364,12 +364,7 @@ impl ReviewAidsApi {
             .await?;
         self.state.pipeline.gallery_changed().await;
         tracing::info!(record = %record.id, student = %student_id, "reviewed face enrolled");
-        Ok(FaceAdded::Created(Json(FaceOut {
-            id: face.id,
-            student_id: face.student_id,
-            source_path: face.source_path.as_deref().map(photos::shown_path),
-            created_at: face.created_at,
-        })))
+        Ok(FaceAdded::Created(Json(face.into())))
     }
 }
 

@@ -7,7 +7,7 @@ use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 use uuid::Uuid;
 
-use cavs_models::{Student, StudentFields};
+use cavs_models::{Face, Student, StudentFields};
 
 use crate::ApiState;
 use crate::auth::BearerAuth;
@@ -130,6 +130,17 @@ pub struct FaceOut {
     pub created_at: DateTime<Utc>,
 }
 
+impl From<Face> for FaceOut {
+    fn from(f: Face) -> Self {
+        FaceOut {
+            id: f.id,
+            student_id: f.student_id,
+            source_path: f.source_path.as_deref().map(photos::shown_path),
+            created_at: f.created_at,
+        }
+    }
+}
+
 /// Result of an enrollment upload.
 #[derive(Debug, Object)]
 pub struct EnrollResult {
@@ -187,17 +198,7 @@ impl StudentsApi {
         auth.0.require_staff()?;
         let student = self.find(&id.0).await?;
         let faces = self.state.store.faces().for_student(student.id).await?;
-        Ok(Json(
-            faces
-                .into_iter()
-                .map(|f| FaceOut {
-                    id: f.id,
-                    student_id: f.student_id,
-                    source_path: f.source_path.as_deref().map(photos::shown_path),
-                    created_at: f.created_at,
-                })
-                .collect(),
-        ))
+        Ok(Json(faces.into_iter().map(FaceOut::from).collect()))
     }
 
     /// Deletes one enrolled face of a student (admin); the live gallery follows.

@@ -65,7 +65,15 @@ export function refresh() {
     const token = sessionStorage.getItem(REFRESH_KEY);
     refreshing = (async () => {
       if (!token) throw new ApiError(401, { title: 'Signed out', detail: 'sign in again' });
-      const pair = await request('POST', '/api/auth/refresh', { body: { refresh: token }, anonymous: true });
+      let pair;
+      try {
+        pair = await request('POST', '/api/auth/refresh', { body: { refresh: token }, anonymous: true });
+      } catch (error) {
+        // A refused refresh (expired, revoked, account disabled) ends the session; a network
+        // error does not (the hub may be back in a moment).
+        if (error.status === 401 || error.status === 403) signOut();
+        throw error;
+      }
       install(pair);
       return pair;
     })().finally(() => { refreshing = null; });
@@ -114,6 +122,8 @@ export async function request(method, path, { body, as, anonymous, retried } = {
       await refresh();
       return request(method, path, { body, as, anonymous, retried: true });
     }
+    // Any other refusal of a token (account disabled, bad signature): the session is over.
+    signOut();
     throw error;
   }
   if (!response.ok) throw new ApiError(response.status, await problemOf(response));

@@ -24,6 +24,8 @@ const VIEWS = {
 
 let me = null;
 let cleanup = null;
+/** Bumped by every render: a render that finds it changed was overtaken and undoes itself. */
+let generation = 0;
 
 function route() {
   const [path, search] = location.hash.replace(/^#\/?/, '').split('?');
@@ -51,6 +53,10 @@ function shell() {
 }
 
 async function render() {
+  const mine = ++generation;
+  // A filter changed in place keeps the keyboard focus on that filter after the reload.
+  const active = document.activeElement;
+  const keepFocus = active && active.name && active.closest('form.filters') ? active.name : null;
   if (cleanup) { cleanup(); cleanup = null; }
   releaseCrops();
   clearError();
@@ -68,15 +74,27 @@ async function render() {
     showError(error);
     return;
   }
+  if (mine !== generation) return;
   let { name, params } = route();
   if (!VIEWS[name] || !allowed(VIEWS[name])) name = 'lesson';
   shell();
-  fill(main);
+  // Each render draws into its own element: one that is overtaken draws into a detached page.
+  const page = h('div', { class: 'page' });
+  fill(main, page);
+  let done = null;
   try {
-    cleanup = (await VIEWS[name].view.render(main, { me, params, navigate })) || null;
+    done = (await VIEWS[name].view.render(page, { me, params, navigate })) || null;
   } catch (error) {
-    showError(error);
+    if (mine === generation) showError(error);
   }
+  if (mine !== generation) {
+    // A newer render owns the page: stop what this one started.
+    if (done) done();
+    return;
+  }
+  cleanup = done;
+  const again = keepFocus && main.querySelector(`form.filters [name="${CSS.escape(keepFocus)}"]`);
+  if (again) { again.focus({ preventScroll: true }); return; }
   const heading = main.querySelector('h1');
   if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
 }

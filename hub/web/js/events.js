@@ -1,20 +1,26 @@
 // The live attendance stream (`GET /api/events`, server-sent events). EventSource cannot send
 // the Bearer header, so the stream is read with fetch and parsed here; it reconnects with
-// backoff (1 s doubling to 30 s) until stopped.
+// backoff (1 s doubling to 30 s) until stopped. After a reconnect it emits `resync`: events
+// sent while it was away are not replayed, so the view reloads what it shows.
 
-import { authHeader } from './api.js';
+import { authHeader, refresh } from './api.js';
 
 /** Streams events to `onEvent(name, data)`; returns a function that stops it. */
 export function liveEvents(onEvent) {
   const controller = new AbortController();
   let delay = 1000;
   let stopped = false;
+  let connectedBefore = false;
   (async () => {
     while (!stopped) {
       try {
         const response = await fetch('/api/events', { headers: await authHeader(), signal: controller.signal, credentials: 'omit' });
+        // An expired access token: refresh (a refused refresh signs out, which stops us).
+        if (response.status === 401) { await refresh(); throw new Error('events: token refreshed'); }
         if (!response.ok || !response.body) throw new Error(`events: HTTP ${response.status}`);
         delay = 1000;
+        if (connectedBefore) onEvent('resync', {});
+        connectedBefore = true;
         await read(response.body, onEvent);
       } catch (_) {
         if (stopped) return;

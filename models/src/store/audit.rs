@@ -54,6 +54,23 @@ impl<'a> AuditRepo<'a> {
         AuditRepo { db }
     }
 
+    /// Every entry about the rows `ids` of `table`, oldest first.
+    pub async fn about(&self, table: &str, ids: &[String]) -> Result<Vec<AuditEntry>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut response = run(
+            self.db,
+            "SELECT * FROM audit WHERE target_table = $table AND target_id IN $ids ORDER BY timestamp, id;",
+            Vars::new()
+                .str("table", table)
+                .json("ids", serde_json::json!(ids)),
+        )
+        .await?;
+        let rows: Vec<AuditRow> = query::rows(&mut response, 0, "audit")?;
+        Ok(rows.into_iter().map(AuditRow::into_entry).collect())
+    }
+
     /// Records an event that changes no other table (a login, a refused frame).
     pub async fn record(&self, entry: &NewAudit) -> Result<(), StoreError> {
         run(

@@ -11,6 +11,7 @@
 mod attendance;
 mod audit;
 mod devices;
+mod erasure;
 mod error;
 mod face_descriptors;
 mod faces;
@@ -25,6 +26,7 @@ mod users;
 pub use attendance::AttendanceRepo;
 pub use audit::AuditRepo;
 pub use devices::DevicesRepo;
+pub use erasure::Erasure;
 pub use error::StoreError;
 pub use face_descriptors::{UnknownFace, UnknownFacesFilter};
 pub use faces::FacesRepo;
@@ -171,7 +173,31 @@ impl Store {
     pub fn tokens(&self) -> TokensRepo<'_> {
         TokensRepo::new(&self.db)
     }
+
+    /// Every row of `table` (one of [`TABLES`]) as JSON, for a full look at what the database
+    /// holds (checking an erasure, a backup); `Invalid` for any other name.
+    pub async fn table_rows(&self, table: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        if !TABLES.contains(&table) {
+            return Err(StoreError::Invalid(format!("no table `{table}`")));
+        }
+        let mut response = query::run(&self.db, format!("SELECT * FROM {table};"), Vars::new())
+            .await?;
+        query::rows(&mut response, 0, table)
+    }
 }
+
+/// Every table of the schema.
+pub const TABLES: [&str; 9] = [
+    "meta",
+    "user",
+    "student",
+    "face",
+    "device",
+    "attendance",
+    "frame",
+    "audit",
+    "refresh_token",
+];
 
 /// Adds `?sync=every` to a `surrealkv://` URL that sets no options, so each commit is fsynced.
 fn with_sync_mode(url: &str) -> String {

@@ -77,7 +77,7 @@ const SET_FIELDS: &str = "student_number = $student_number, full_name = $full_na
 
 /// Repository of `student` records.
 pub struct StudentsRepo<'a> {
-    db: &'a Surreal<Any>,
+    pub(super) db: &'a Surreal<Any>,
 }
 
 impl<'a> StudentsRepo<'a> {
