@@ -3,7 +3,6 @@
 //! `GET /api/students/{id}/export`).
 
 use std::collections::HashMap;
-use std::path::{Component, Path as FsPath};
 
 use chrono::{DateTime, Utc};
 use poem_openapi::param::Path;
@@ -17,6 +16,7 @@ use crate::ApiState;
 use crate::attendance::{AttendanceOut, record_out};
 use crate::audit::AuditOut;
 use crate::auth::BearerAuth;
+use crate::retention::remove_data_file;
 use crate::error::ApiResult;
 use crate::students::{FaceOut, StudentOut};
 use crate::tags::ApiTags;
@@ -73,24 +73,6 @@ impl DataRightsApi {
         DataRightsApi { state }
     }
 
-    /// Deletes `relative` under the data dir; true when a file was removed. Paths that would
-    /// leave the data dir are refused (logged), never followed.
-    async fn remove_data_file(&self, relative: &str) -> bool {
-        let path = FsPath::new(relative);
-        if !path.components().all(|c| matches!(c, Component::Normal(_))) {
-            tracing::warn!(path = relative, "not deleting a path outside the data dir");
-            return false;
-        }
-        match tokio::fs::remove_file(self.state.config.data_dir.join(path)).await {
-            Ok(()) => true,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
-            Err(error) => {
-                tracing::warn!(%error, path = relative, "cannot delete a face crop");
-                false
-            }
-        }
-    }
-
     /// Deletes the student's enrollment folder; answers how many files it held.
     async fn remove_enrollment_dir(&self, student_id: Uuid) -> u64 {
         let dir = self
@@ -139,7 +121,7 @@ impl DataRightsApi {
         let late = store.students().erase_late_records(student.id).await?;
         let mut crops_deleted = 0;
         for path in erasure.crop_paths.iter().chain(&late) {
-            if self.remove_data_file(path).await {
+            if remove_data_file(&self.state.config.data_dir, path).await {
                 crops_deleted += 1;
             }
         }

@@ -25,6 +25,7 @@ pub mod jwt;
 mod limits;
 pub mod pagination;
 pub mod photos;
+pub mod retention;
 mod review_aids;
 pub mod setup;
 mod sign_out;

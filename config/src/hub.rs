@@ -106,6 +106,12 @@ pub struct HubSettings {
     pub heartbeat_secs: u32,
     /// A device that misses this many heartbeats is marked stale.
     pub stale_after_missed_heartbeats: u32,
+    /// Days face crops, their descriptors and unknown faces are kept (the daily purge).
+    pub crop_retention_days: u32,
+    /// Days attendance records are kept.
+    pub record_retention_days: u32,
+    /// Days a student's enrolled faces are kept after the student was last seen or enrolled.
+    pub embedding_retention_days: u32,
 }
 
 impl Default for HubSettings {
@@ -142,6 +148,9 @@ impl Default for HubSettings {
             device_max_fps: 5.0,
             heartbeat_secs: 30,
             stale_after_missed_heartbeats: 3,
+            crop_retention_days: 30,
+            record_retention_days: 365,
+            embedding_retention_days: 3 * 365,
         }
     }
 }
@@ -210,6 +219,9 @@ impl Settings for HubSettings {
         "device_max_fps",
         "heartbeat_secs",
         "stale_after_missed_heartbeats",
+        "crop_retention_days",
+        "record_retention_days",
+        "embedding_retention_days",
     ];
 
     const ALIASES: &'static [(&'static str, &'static str)] = &[
@@ -284,6 +296,12 @@ impl Settings for HubSettings {
                 u64::from(self.stale_after_missed_heartbeats),
             ),
             ("mqtt_max_connections", self.mqtt_max_connections as u64),
+            ("crop_retention_days", u64::from(self.crop_retention_days)),
+            ("record_retention_days", u64::from(self.record_retention_days)),
+            (
+                "embedding_retention_days",
+                u64::from(self.embedding_retention_days),
+            ),
         ];
         if let Some((name, value)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(invalid(name, value.to_string(), "must be greater than 0"));

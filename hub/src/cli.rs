@@ -36,6 +36,14 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Apply the retention schedule now (the hub also does it daily): delete expired records,
+    /// face crops, unknown faces and the enrolled faces of students not seen for long. While
+    /// the hub runs, the running hub does the work.
+    Purge {
+        /// Only print what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -112,6 +120,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "database {} at schema version {version}",
                 settings.database_url()
             );
+            Ok(())
+        }
+        Command::Purge { dry_run } => {
+            if through_running_hub(&settings, &ControlRequest::Purge { dry_run }).await? {
+                return Ok(());
+            }
+            let store = cavs_hub::open_store(&settings).await?;
+            let summary = cavs_api::retention::purge(
+                &store,
+                &settings.data_dir,
+                &cavs_hub::housekeeping::retention_policy(&settings),
+                chrono::Utc::now(),
+                dry_run,
+                &cavs_models::Actor::System,
+            )
+            .await?;
+            println!("{summary}");
             Ok(())
         }
         Command::Enroll { dir, quiet } => {

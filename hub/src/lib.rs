@@ -7,6 +7,7 @@ pub mod cert;
 pub mod control;
 pub mod enroll;
 mod error;
+pub mod housekeeping;
 mod http;
 pub mod memory;
 pub mod pipeline;
@@ -28,8 +29,7 @@ use tokio::sync::oneshot;
 /// How long in-flight HTTP requests get to finish on shutdown.
 pub const HTTP_GRACE: Duration = Duration::from_secs(3);
 
-/// How often expired and revoked refresh tokens are deleted.
-pub const TOKEN_PURGE_EVERY: Duration = Duration::from_secs(3600);
+pub use housekeeping::TOKEN_PURGE_EVERY;
 
 /// A running hub. Dropping it without [`RunningHub::shutdown`] leaves it running until the
 /// process (or actix system) ends.
@@ -120,7 +120,14 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
             + Duration::from_secs(u64::from(settings.frame_clock_skew_secs)),
     )
     .unwrap_or_else(|_| chrono::Duration::days(2));
-    spawn_token_purge(store.clone(), frame_horizon);
+    housekeeping::spawn_token_purge(store.clone(), frame_horizon);
+    let retention = housekeeping::retention_policy(&settings);
+    housekeeping::spawn_retention_purge(
+        store.clone(),
+        Arc::clone(&state.pipeline),
+        settings.data_dir.clone(),
+        retention,
+    );
     memory::spawn_periodic_trim();
     #[cfg(unix)]
     let control = match control::serve(
@@ -128,6 +135,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
         store.clone(),
         Arc::clone(&state.pipeline),
         first_run.0.clone(),
+        retention,
     ) {
         Ok(server) => Some(server),
         Err(error) => {
@@ -167,30 +175,4 @@ async fn first_run_code(store: &Store) -> Result<(FirstRunCode, Option<String>),
     }
     let (code, text) = FirstRunCode::generate();
     Ok((code, Some(text)))
-}
-
-/// Deletes expired and revoked refresh tokens, and the markers of frames too old to be sent
-/// again, now and every [`TOKEN_PURGE_EVERY`].
-fn spawn_token_purge(store: Store, frame_horizon: chrono::Duration) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(TOKEN_PURGE_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            match store.tokens().purge().await {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "expired and revoked refresh tokens purged"),
-                Err(error) => tracing::warn!(%error, "refresh token purge failed"),
-            }
-            match store
-                .frames()
-                .purge_before(chrono::Utc::now() - frame_horizon)
-                .await
-            {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "old frame markers purged"),
-                Err(error) => tracing::warn!(%error, "frame marker purge failed"),
-            }
-        }
-    });
 }

@@ -185,6 +185,12 @@ fn a_newcomer_creates_the_first_admin_while_the_hub_runs() {
         "",
     );
     assert!(ok && out.contains("1 enrolled"), "{out}");
+    // The retention schedule, asked of the running hub: a new enrollment has nothing expired.
+    let (ok, out) = admin_command(dir.path(), http, mqtt, &["purge", "--dry-run"], "");
+    assert!(
+        ok && out.contains("retention purge (dry run): would delete 0 records"),
+        "{out}"
+    );
     let (status, login) = http_json(
         http,
         "POST",

@@ -9,6 +9,7 @@ pub mod likeness;
 #[cfg(feature = "store")]
 pub mod pipeline;
 pub mod protocol;
+pub mod retention;
 pub mod scope;
 #[cfg(feature = "store")]
 pub mod store;

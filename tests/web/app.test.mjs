@@ -143,7 +143,9 @@ async function main() {
     await shot(page, 'unknowns');
     await group.locator('[data-action=label]').click();
     await page.fill('dialog input[name=student-search]', 'Kit');
-    const result = page.locator('dialog [data-student-id]').first();
+    // The group's picker lists the students nearest its first face, as well as the search.
+    await page.waitForSelector('dialog ul[aria-label="Nearest students"] li');
+    const result = page.locator('dialog ul[aria-label="Search results"] [data-student-id]').first();
     await result.waitFor();
     const studentId = await result.getAttribute('data-student-id');
     await result.click();
@@ -153,6 +155,21 @@ async function main() {
       assert.equal(record.review_status, 'approved');
       assert.equal(record.predicted_student_id, studentId);
     }
+
+    step('filter by session');
+    await page.goto(`${base}/#/lesson?classroom=room-1&date=${today}`);
+    await page.waitForSelector('[data-record-id]');
+    const sessionOption = page.locator('select[name=session] option').nth(1);
+    const sessionStart = await sessionOption.getAttribute('value');
+    assert.ok(sessionStart, 'the day has at least one session');
+    const dayRecords = await api(`/api/attendance?classroom_id=room-1&date_from=${today}&date_to=${today}&page_size=500`);
+    const inSession = dayRecords.items.filter((r) => r.session_start === sessionStart).map((r) => r.id).sort();
+    assert.ok(inSession.length > 0, 'records in that session');
+    await page.selectOption('select[name=session]', sessionStart);
+    await page.waitForFunction((start) => location.hash.includes(`session=${encodeURIComponent(start)}`), sessionStart);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-record-id]').length === n, inSession.length);
+    const shownIds = (await page.locator('[data-record-id]').evaluateAll((cards) => cards.map((c) => c.dataset.recordId))).sort();
+    assert.deepEqual(shownIds, inSession, 'the cards are exactly the session\'s records');
 
     step('a new record arrives live');
     await page.goto(`${base}/#/lesson?classroom=room-1&date=${today}`);
@@ -221,6 +238,20 @@ async function main() {
     assert.ok((await row.textContent()).includes(hostile), 'the name is shown as typed');
     assert.equal(await row.locator('img[src=x]').count(), 0, 'no element made from the name');
     assert.equal(await page.evaluate(() => window.__cavsXss), undefined, 'no script ran');
+
+    step('export and erase a student');
+    const malloryId = await row.getAttribute('data-student-id');
+    const download = page.waitForEvent('download');
+    await row.locator('[data-action=export]').click();
+    const exported = JSON.parse(await readFile(await (await download).path(), 'utf8'));
+    assert.equal(exported.student.id, malloryId, 'the export is of that student');
+    assert.equal(exported.student.full_name, hostile, 'with their profile');
+    const erased = page.waitForResponse((r) => r.url().endsWith(`/api/students/${malloryId}/erase`));
+    await row.locator('[data-action=erase]').click();
+    assert.equal((await erased).status(), 200, 'POST /api/students/{id}/erase');
+    await page.waitForSelector(`[data-student-id="${malloryId}"]`, { state: 'detached' });
+    const gone = await fetch(`${base}/api/students/${malloryId}`, { headers: { authorization: `Bearer ${adminToken}` } });
+    assert.equal(gone.status, 404, 'the erased student is gone from the API');
     // The audit log names the teacher's review of the first approved record.
     await page.goto(`${base}/#/audit`);
     await page.waitForSelector('[data-audit-id]');

@@ -9,6 +9,7 @@ mod devices;
 mod enroll;
 mod errors;
 mod lifecycle;
+mod retention;
 mod review_aids;
 mod roles;
 mod scoping;

@@ -27,6 +27,11 @@ pub enum ControlRequest {
     },
     /// `cavs-hub migrate`.
     Migrate,
+    /// `cavs-hub purge [--dry-run]`: the retention schedule, now.
+    Purge {
+        /// Only count what would go.
+        dry_run: bool,
+    },
 }
 
 /// The hub's answer: what the command printed, or why it failed.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cavs_api::{FirstRunCode, Pipeline};
+use cavs_models::retention::RetentionPolicy;
 use cavs_models::store::Store;
 use cavs_models::{NewUser, Role};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -19,6 +20,8 @@ struct Hub {
     store: Store,
     pipeline: Arc<dyn Pipeline>,
     first_run: FirstRunCode,
+    data_dir: PathBuf,
+    retention: RetentionPolicy,
 }
 
 /// The listening channel; dropping it stops listening and removes the socket file.
@@ -41,6 +44,7 @@ pub fn serve(
     store: Store,
     pipeline: Arc<dyn Pipeline>,
     first_run: FirstRunCode,
+    retention: RetentionPolicy,
 ) -> std::io::Result<ControlServer> {
     let path = socket_path(data_dir);
     match std::fs::remove_file(&path) {
@@ -53,6 +57,8 @@ pub fn serve(
         store,
         pipeline,
         first_run,
+        data_dir: data_dir.to_path_buf(),
+        retention,
     };
     let task = tokio::spawn(async move {
         loop {
@@ -135,6 +141,16 @@ async fn run(hub: &Hub, request: ControlRequest) -> ControlReply {
             .await
             .map(|version| format!("schema version {version} (applied by the running hub)"))
             .map_err(|e| e.to_string()),
+        ControlRequest::Purge { dry_run } => {
+            crate::housekeeping::run_retention_purge(
+                &hub.store,
+                hub.pipeline.as_ref(),
+                &hub.data_dir,
+                &hub.retention,
+                dry_run,
+            )
+            .await
+        }
     };
     match outcome {
         Ok(message) => ControlReply { ok: true, message },

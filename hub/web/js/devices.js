@@ -10,7 +10,7 @@ function deviceForm(device, done) {
     device_id: h('input', { name: 'device_id', required: true, pattern: '[A-Za-z0-9_.\\-]{1,64}', value: device?.device_id || '', readonly: Boolean(device) }),
     classroom_id: h('input', { name: 'classroom_id', required: true, pattern: '[A-Za-z0-9_.\\-]{1,64}', value: device?.classroom_id || '' }),
     location: h('input', { name: 'location', value: device?.location || '' }),
-    status: h('select', { name: 'status' }, ['active', 'inactive'].map((s) => h('option', { value: s, selected: (device?.status || 'active') === s }, s))),
+    status: h('select', { name: 'status' }, ['active', 'inactive', 'error'].map((s) => h('option', { value: s, selected: (device?.status || 'active') === s }, s))),
     enabled: h('input', { type: 'checkbox', name: 'enabled', checked: c.enabled }),
     interval: h('input', { type: 'number', name: 'capture_interval_ms', min: 100, max: 3600000, value: c.capture_interval_ms }),
     resolution: h('input', { name: 'resolution', pattern: '[0-9]+x[0-9]+', value: c.resolution }),
@@ -61,13 +61,13 @@ export async function render(main, { navigate }) {
   const draw = (devices) => fill(table, devices.length ? devices.map((d) => h('tr', { 'data-device-id': d.device_id },
     h('td', {}, d.device_id), h('td', {}, d.classroom_id), h('td', {}, d.location || ''),
     h('td', {}, h('span', { class: `badge state-${d.state}` }, d.state)), h('td', {}, when(d.last_seen)),
-    h('td', {}, d.status), h('td', { class: 'actions' },
-      h('button', { type: 'button', class: 'plain', onclick: () => deviceForm(d, reload) }, 'Edit'),
-      h('button', { type: 'button', class: 'plain', onclick: () => credentials(d, reload) }, d.has_secret ? 'New secret' : 'Issue secret'),
-      h('button', { type: 'button', class: 'danger', onclick: async () => {
+    h('td', {}, d.status), h('td', {}, h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'plain', 'aria-label': `Edit ${d.device_id}`, onclick: () => deviceForm(d, reload) }, 'Edit'),
+      h('button', { type: 'button', class: 'plain', 'aria-label': `${d.has_secret ? 'New secret for' : 'Issue a secret for'} ${d.device_id}`, onclick: () => credentials(d, reload) }, d.has_secret ? 'New secret' : 'Issue secret'),
+      h('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${d.device_id}`, onclick: async () => {
         if (!window.confirm(`Delete ${d.device_id}? It can no longer connect.`)) return;
         try { await api.del(`/api/devices/${d.id}`); reload(); } catch (error) { showError(error); }
-      } }, 'Delete')))) : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No devices registered.')));
+      } }, 'Delete'))))) : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No devices registered.')));
   let shown = '';
   const refresh = async () => {
     const devices = await api.all('/api/devices');

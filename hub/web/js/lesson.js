@@ -49,6 +49,22 @@ function rosterView(entries) {
       : h('p', { class: 'muted' }, 'Nobody recognised in this classroom on this day yet.'));
 }
 
+/** The distinct sessions among `records`, newest first, labelled by start time (UTC) and
+ *  classroom. */
+function sessionsOf(records) {
+  const byStart = new Map();
+  for (const r of records) {
+    if (!r.session_start) continue;
+    const entry = byStart.get(r.session_start) || { start: r.session_start, classrooms: new Set() };
+    entry.classrooms.add(r.classroom_id);
+    byStart.set(r.session_start, entry);
+  }
+  return [...byStart.values()].sort((a, b) => b.start.localeCompare(a.start)).map((s) => ({
+    start: s.start,
+    label: `${s.start.slice(11, 16)} UTC · ${[...s.classrooms].sort().join(', ')}`,
+  }));
+}
+
 function help() {
   dialog('Keyboard shortcuts', h('dl', { class: 'keys' },
     h('dt', {}, '↓ / J, ↑ / K'), h('dd', {}, 'next / previous record'),
@@ -67,23 +83,42 @@ export async function render(main, { me, params, navigate }) {
     date: params.get('date') || utcToday(),
     status: params.get('status') || 'all',
     min: Number(params.get('min') || 0),
+    session: params.get('session') || '',
   };
-  const classrooms = await classroomsOf(me);
+  // The day's records (and, for one classroom, the 30 days before it, for the absent list).
+  const q = { classroom_id: filters.classroom, date_from: filters.date, date_to: filters.date };
+  const [classrooms, fetched, history] = await Promise.all([
+    classroomsOf(me),
+    api.all(`/api/attendance${api.query(q)}`),
+    filters.classroom
+      ? api.all(`/api/attendance${api.query({ classroom_id: filters.classroom, status: 'approved', date_from: daysBefore(filters.date, 30), date_to: daysBefore(filters.date, 1) })}`, 1000)
+      : Promise.resolve([]),
+  ]);
+  const records = fetched;
   const classroomSelect = h('select', { name: 'classroom' }, h('option', { value: '' }, 'All my classrooms'),
     classrooms.map((c) => h('option', { value: c, selected: c === filters.classroom }, c)));
   const date = h('input', { type: 'date', name: 'date', value: filters.date, required: true });
   const status = h('select', { name: 'status' }, ['all', 'pending', 'approved', 'rejected'].map((s) =>
     h('option', { value: s, selected: s === filters.status }, s[0].toUpperCase() + s.slice(1))));
   const min = h('input', { type: 'number', name: 'min', min: 0, max: 100, step: 5, value: filters.min, inputmode: 'numeric' });
-  const apply = () => navigate('lesson', { classroom: classroomSelect.value, date: date.value, status: status.value, min: min.value === '0' ? '' : min.value });
+  const session = h('select', { name: 'session' }, h('option', { value: '' }, 'All sessions'),
+    sessionsOf(records).map((s) => h('option', { value: s.start, selected: s.start === filters.session }, s.label)));
+  const apply = (event) => {
+    // A new classroom or date has other sessions: the session choice does not carry over.
+    const keepSession = !event || !['classroom', 'date'].includes(event.target.name);
+    navigate('lesson', { classroom: classroomSelect.value, date: date.value, session: keepSession ? session.value : '', status: status.value, min: min.value === '0' ? '' : min.value });
+  };
   const form = h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); apply(); }, onchange: apply },
-    field('Classroom', classroomSelect), field('Date (UTC)', date), field('Status', status), field('Minimum confidence (%)', min));
+    field('Classroom', classroomSelect), field('Date (UTC)', date), field('Session', session), field('Status', status), field('Minimum confidence (%)', min));
 
   const list = h('div', { class: 'records', role: 'list', 'aria-label': 'Attendance records' });
   const rosterSlot = h('div');
   const bulk = async (decision) => {
-    const chosen = [...list.querySelectorAll('[data-select]:checked')].map((c) => c.closest('[data-record-id]'));
-    if (!chosen.length) { announce('Select records first (X or the checkboxes)'); return; }
+    const selected = [...list.querySelectorAll('[data-select]:checked')].map((c) => c.closest('[data-record-id]'));
+    if (!selected.length) { announce('Select records first (X or the checkboxes)'); return; }
+    // Approving needs a student: unknown faces are skipped (reassign or label them instead).
+    const chosen = decision === 'approve' ? selected.filter((card) => card.dataset.named === 'true') : selected;
+    const skipped = selected.length - chosen.length;
     let done = 0;
     for (const card of chosen) {
       try {
@@ -92,9 +127,9 @@ export async function render(main, { me, params, navigate }) {
         done += 1;
       } catch (error) { showError(error); }
     }
-    announce(`${done} of ${chosen.length} records ${decision === 'approve' ? 'approved' : 'rejected'}`);
+    announce(`${done} of ${chosen.length} records ${decision === 'approve' ? 'approved' : 'rejected'}${skipped ? `; ${skipped} unknown face${skipped === 1 ? '' : 's'} skipped (reassign them)` : ''}`);
   };
-  const toolbar = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Bulk review' },
+  const toolbar = h('div', { class: 'toolbar', role: 'group', 'aria-label': 'Bulk review' },
     h('button', { type: 'button', class: 'plain', onclick: () => {
       for (const card of list.querySelectorAll('[data-record-id][data-status=pending]')) card.querySelector('[data-select]').checked = true;
     } }, 'Select all pending'),
@@ -103,18 +138,23 @@ export async function render(main, { me, params, navigate }) {
     h('button', { type: 'button', class: 'plain', onclick: help, 'aria-keyshortcuts': '?' }, 'Shortcuts'));
   fill(main, h('h1', {}, 'Lesson'), form, rosterSlot, toolbar, list);
 
-  let records = [];
-  const visible = (r) => (filters.status === 'all' || r.review_status === filters.status)
-    && r.confidence * 100 >= filters.min
-    && (!filters.classroom || r.classroom_id === filters.classroom)
-    && r.timestamp.slice(0, 10) === filters.date;
+  /** Of this view's classroom and day (what the roster counts). */
+  const inScope = (r) => (!filters.classroom || r.classroom_id === filters.classroom)
+    && r.timestamp.slice(0, 10) === filters.date
+    && (!filters.session || r.session_start === filters.session);
+  /** Shown as a card: in scope and passing the status and confidence filters. */
+  const visible = (r) => inScope(r)
+    && (filters.status === 'all' || r.review_status === filters.status)
+    && r.confidence * 100 >= filters.min;
   const options = { admin: me.role === 'admin', onChange: (r) => update(r) };
   function redrawRoster() {
-    fill(rosterSlot, rosterView(roster(records, history)));
+    fill(rosterSlot, rosterView(roster(records.filter(inScope), history)));
   }
   function update(record, fresh = false) {
     const index = records.findIndex((r) => r.id === record.id);
-    if (index >= 0) records[index] = record; else records.unshift(record);
+    if (index >= 0) records[index] = record;
+    else if (inScope(record)) records.unshift(record);
+    else return; // another classroom, day or session: not this view's
     let card = list.querySelector(`[data-record-id="${record.id}"]`);
     // A card on screen stays where it is, redrawn with its new status (the teacher sees what a
     // review did and can change it) until the filters are applied again.
@@ -127,14 +167,6 @@ export async function render(main, { me, params, navigate }) {
     }
     redrawRoster();
   }
-  const q = { classroom_id: filters.classroom, date_from: filters.date, date_to: filters.date };
-  let history = [];
-  [records, history] = await Promise.all([
-    api.all(`/api/attendance${api.query(q)}`),
-    filters.classroom
-      ? api.all(`/api/attendance${api.query({ classroom_id: filters.classroom, status: 'approved', date_from: daysBefore(filters.date, 30), date_to: daysBefore(filters.date, 1) })}`, 1000)
-      : Promise.resolve([]),
-  ]);
   const empty = h('p', { class: 'muted' }, 'No records match these filters.');
   const shown = records.filter(visible);
   fill(list, shown.length ? shown.map((r) => recordCard(r, options)) : empty);
@@ -153,6 +185,8 @@ export async function render(main, { me, params, navigate }) {
   };
   const onKey = (event) => {
     if (event.target.closest('input, select, textarea, dialog') || event.ctrlKey || event.metaKey || event.altKey) return;
+    // Space on a button or link presses it; it selects only on the card itself.
+    if (event.key === ' ' && event.target.closest('button, a')) return;
     const current = document.activeElement && document.activeElement.closest('[data-record-id]');
     const all = cards();
     const at = all.indexOf(current);

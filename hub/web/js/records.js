@@ -17,15 +17,18 @@ export async function review(id, decision, studentId) {
 
 /** The card of `record`; `onChange(record)` is called with every updated record. */
 export function recordCard(record, { admin, onChange }) {
-  const card = h('article', { class: 'record', 'data-record-id': record.id, tabindex: '-1' });
+  const card = h('article', { class: 'record', role: 'listitem', 'data-record-id': record.id, tabindex: '-1' });
   draw(card, record, { admin, onChange });
   return card;
 }
 
-/** Redraws `card` for `record`, keeping its selection. */
+/** Redraws `card` for `record`, keeping its selection, and keeping the keyboard focus on the card
+ *  when it was inside it (the focused button is replaced by the redraw). */
 export function draw(card, record, { admin, onChange }) {
   const selected = card.querySelector('[data-select]')?.checked || false;
+  const hadFocus = card.contains(document.activeElement);
   card.dataset.status = record.review_status;
+  card.dataset.named = String(Boolean(record.predicted_student_id));
   const who = record.predicted_name || 'Unknown face';
   const img = h('img', { class: 'crop', width: 96, height: 96, alt: `Face seen by ${record.device_id} at ${when(record.timestamp)}` });
   if (record.image_url) loadCrop(img, record.id); else img.classList.add('missing');
@@ -40,12 +43,18 @@ export function draw(card, record, { admin, onChange }) {
     const student = await pickStudent(`Who is this? (${who})`, { recordId: record.id });
     if (student) await act('approve', student);
   };
-  const enroll = async () => {
+  const enroll = async (event) => {
+    const button = event.currentTarget;
     if (!window.confirm(`Add this face to ${who}'s enrollment faces? Future frames will be matched against it.`)) return;
+    button.disabled = true;
     try {
       await post(`/api/attendance/${record.id}/enroll`, {});
+      button.textContent = 'Added to enrollment';
       announce(`Face added to ${who}'s enrollment`);
-    } catch (error) { showError(error); }
+    } catch (error) {
+      button.disabled = false;
+      showError(error);
+    }
   };
   const checkbox = h('input', { type: 'checkbox', 'data-select': '', 'aria-label': `Select ${who}` });
   checkbox.checked = selected;
@@ -64,5 +73,6 @@ export function draw(card, record, { admin, onChange }) {
       admin && record.review_status === 'approved' && record.predicted_student_id
         ? h('button', { type: 'button', 'data-action': 'enroll', class: 'plain', onclick: enroll }, 'Add face to enrollment')
         : null));
+  if (hadFocus) card.focus();
   card.reviewActions = { approve: () => (record.predicted_student_id ? act('approve') : reassign()), reject: () => act('reject'), reassign };
 }

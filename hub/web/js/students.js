@@ -62,6 +62,18 @@ function photos(student, done) {
   h('button', { type: 'submit' }, 'Upload')), { onClose: () => urls.forEach((u) => URL.revokeObjectURL(u)) });
 }
 
+/** Downloads everything the hub holds about student `s` as a JSON file (an access request). */
+async function exportData(s) {
+  const data = await api.get(`/api/students/${s.id}/export`);
+  const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }));
+  const link = h('a', { href: url, download: `student-${s.student_number}-export.json` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  announce(`Exported the data of ${s.full_name}`);
+}
+
 /** Renders the view. */
 export async function render(main, { params, navigate }) {
   const search = h('input', { type: 'search', name: 'search', value: params.get('search') || '' });
@@ -76,13 +88,18 @@ export async function render(main, { params, navigate }) {
   fill(table, page.items.map((s) => h('tr', { 'data-student-id': s.id },
     h('td', {}, s.student_number), h('td', {}, s.full_name), h('td', {}, s.department || ''), h('td', {}, s.year ?? ''),
     h('td', {}, String(s.face_count)),
-    h('td', { class: 'actions' },
-      h('button', { type: 'button', class: 'plain', onclick: () => photos(s, reload) }, 'Photos'),
-      h('button', { type: 'button', class: 'plain', onclick: () => studentForm(s, reload) }, 'Edit'),
-      h('button', { type: 'button', class: 'danger', onclick: async () => {
-        if (!window.confirm(`Delete ${s.full_name}, their enrollment faces and photos?`)) return;
-        try { await api.del(`/api/students/${s.id}`); announce('Student deleted'); reload(); } catch (error) { showError(error); }
-      } }, 'Delete')))));
+    h('td', {}, h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'plain', 'aria-label': `Photos of ${s.full_name}`, onclick: () => photos(s, reload) }, 'Photos'),
+      h('button', { type: 'button', class: 'plain', 'aria-label': `Edit ${s.full_name}`, onclick: () => studentForm(s, reload) }, 'Edit'),
+      h('button', { type: 'button', class: 'plain', 'data-action': 'export', 'aria-label': `Export the data of ${s.full_name}`, onclick: () => exportData(s).catch(showError) }, 'Export'),
+      h('button', { type: 'button', class: 'danger', 'data-action': 'erase', 'aria-label': `Erase ${s.full_name}`, onclick: async () => {
+        if (!window.confirm(`Erase ${s.full_name}? Their enrollment faces and photos, every attendance record that named them with its face crop, and their name in the audit log are removed for good.`)) return;
+        try {
+          const report = await api.post(`/api/students/${s.id}/erase`, {});
+          announce(`Erased: ${report.records_deleted} records, ${report.crops_deleted} crops, ${report.faces_deleted} faces, ${report.photos_deleted} photos`);
+          reload();
+        } catch (error) { showError(error); }
+      } }, 'Erase'))))));
   if (!page.items.length) fill(table, h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No students.')));
   return null;
 }

@@ -6,10 +6,21 @@ import { h, fill, field, announce, showError, dialog, when } from './dom.js';
 import { loadCrop } from './images.js';
 import { pickStudent } from './picker.js';
 
+/** The most record ids one label request takes (the API's limit). */
+const LABEL_CHUNK = 500;
+
+/** Labels every record of `group` as one student, in requests of at most `LABEL_CHUNK` ids; a
+ *  new student is created by the first request and named by id in the rest. */
 async function label(group, body) {
-  const answer = await api.post('/api/attendance/label', { record_ids: group.record_ids, ...body });
-  announce(`Labelled ${answer.records.length} record${answer.records.length === 1 ? '' : 's'} as ${answer.student.full_name}`);
-  return answer;
+  let student = null;
+  let count = 0;
+  for (let at = 0; at < group.record_ids.length; at += LABEL_CHUNK) {
+    const record_ids = group.record_ids.slice(at, at + LABEL_CHUNK);
+    const answer = await api.post('/api/attendance/label', student ? { record_ids, student_id: student.id } : { record_ids, ...body });
+    student = answer.student;
+    count += answer.records.length;
+  }
+  announce(`Labelled ${count} record${count === 1 ? '' : 's'} as ${student.full_name}`);
 }
 
 function newStudentForm(group, done) {
@@ -56,7 +67,7 @@ export async function render(main, { me, params, navigate }) {
       h('p', { class: 'muted' }, `${group.classroom_ids.join(', ')} · ${when(group.first_seen)} – ${when(group.last_seen)}`),
       h('div', { class: 'actions' },
         h('button', { type: 'button', 'data-action': 'label', onclick: async () => {
-          const student = await pickStudent('Assign this group to a student', { attr: 'data-student-id' });
+          const student = await pickStudent('Assign this group to a student', { attr: 'data-student-id', recordId: group.record_ids[0] });
           if (!student) return;
           try { await label(group, { student_id: student }); remove(); } catch (error) { showError(error); }
         } }, 'Assign to student…'),

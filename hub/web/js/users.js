@@ -42,6 +42,6 @@ export async function render(main, { navigate }) {
   fill(table, users.map((u) => h('tr', {},
     h('td', {}, u.username), h('td', {}, u.role), h('td', {}, u.role === 'admin' ? 'all' : (u.classrooms.join(', ') || 'none')),
     h('td', {}, u.active ? 'yes' : 'no'),
-    h('td', { class: 'actions' }, h('button', { type: 'button', class: 'plain', onclick: () => userForm(u, reload) }, 'Edit')))));
+    h('td', {}, h('div', { class: 'actions' }, h('button', { type: 'button', class: 'plain', 'aria-label': `Edit ${u.username}`, onclick: () => userForm(u, reload) }, 'Edit'))))));
   return null;
 }
