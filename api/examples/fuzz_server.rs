@@ -66,6 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_upload_bytes: 5 * 1024 * 1024,
             cors_allowed_origins: Vec::new(),
             data_dir,
+            session_window: chrono::Duration::minutes(60),
         }),
         events: cavs_api::RecordEvents::default(),
         first_run: cavs_api::FirstRunCode::none(),

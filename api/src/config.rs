@@ -19,4 +19,7 @@ pub struct ApiConfig {
     pub cors_allowed_origins: Vec<String>,
     /// The hub's data directory (face crops and enrollment photos live under it).
     pub data_dir: PathBuf,
+    /// The attendance session window (records taken by hand count once per window, like the
+    /// cameras' records).
+    pub session_window: chrono::Duration,
 }

@@ -16,6 +16,7 @@ use crate::ApiState;
 use crate::attendance::{AttendanceOut, record_out};
 use crate::audit::AuditOut;
 use crate::auth::BearerAuth;
+use crate::consent::ConsentOut;
 use crate::retention::remove_data_file;
 use crate::error::ApiResult;
 use crate::students::{FaceOut, StudentOut};
@@ -53,8 +54,10 @@ pub struct ExportedRecord {
 pub struct StudentExport {
     /// When this export was made.
     pub exported_at: DateTime<Utc>,
-    /// The profile.
+    /// The profile (with the latest consent decision).
     pub student: StudentOut,
+    /// Every consent decision recorded, oldest first.
+    pub consent_history: Vec<ConsentOut>,
     /// The enrolled faces' metadata (the 128-number descriptors are derived data and are not
     /// exported; the photos are under the student's enrollment folder).
     pub faces: Vec<FaceOut>,
@@ -151,6 +154,7 @@ impl DataRightsApi {
         let store = &self.state.store;
         let student = store.students().find(&id.0).await?;
         let faces = store.faces().for_student(student.id).await?;
+        let consent_history = store.students().consent_history(student.id).await?;
         let filter = AttendanceFilter {
             student_id: Some(student.id),
             ..AttendanceFilter::default()
@@ -188,6 +192,7 @@ impl DataRightsApi {
         Ok(Json(StudentExport {
             exported_at: Utc::now(),
             student: student.into(),
+            consent_history: consent_history.into_iter().map(ConsentOut::from).collect(),
             faces: faces.into_iter().map(FaceOut::from).collect(),
             attendance,
             audit: audit.into_iter().map(AuditOut::from).collect(),

@@ -1,8 +1,12 @@
 //! Bulk enrollment from a directory (`cavs-hub enroll DIR`): one sub-folder per student
 //! number holding that student's photos, and an optional `students.csv` at the root with
-//! columns `student_number,full_name[,email,department,year]`.
+//! columns `student_number,full_name[,email,department,year,consent,consent_given_by,consent_notice]`
+//! (in that order, or any order under a header row).
 //!
-//! Missing students are created (named from the CSV, else after their folder); each photo
+//! Missing students are created (named from the CSV, else after their folder). A `consent`
+//! cell (`yes`/`granted`/`true`/`1` or `no`/`withdrawn`/`false`/`0`) records that decision
+//! when it differs from the student's latest one. Only students whose latest decision grants
+//! consent are enrolled: the others' folders are skipped with a line saying so. Each photo
 //! must show exactly one face; photos already enrolled (same source path) are skipped, so a
 //! second run adds only new photos. The summary lists every rejected photo and why.
 
@@ -11,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use cavs_models::store::{Store, StoreError};
-use cavs_models::{Actor, StudentFields};
+use cavs_models::{Actor, ConsentFields, StudentFields};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::photos::{self, PhotoRejection};
@@ -58,6 +62,8 @@ pub struct EnrollSummary {
     pub students_seen: usize,
     /// Students created (not in the database before).
     pub students_created: usize,
+    /// Consent decisions recorded from the roster's `consent` column.
+    pub consents_recorded: usize,
     /// Photo files seen.
     pub photos_seen: usize,
     /// Descriptors stored.
@@ -74,9 +80,10 @@ impl fmt::Display for EnrollSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} student folder(s), {} student(s) created; {} photo(s): {} enrolled, {} already enrolled, {} rejected",
+            "{} student folder(s), {} student(s) created, {} consent decision(s) recorded; {} photo(s): {} enrolled, {} already enrolled, {} rejected",
             self.students_seen,
             self.students_created,
+            self.consents_recorded,
             self.photos_seen,
             self.faces_added,
             self.already_enrolled,
@@ -104,6 +111,20 @@ struct RosterRow {
     email: Option<String>,
     department: Option<String>,
     year: Option<i64>,
+    consent: Option<ConsentFields>,
+}
+
+/// Given-by and notice version of a roster consent that names neither.
+const ROSTER_GIVEN_BY: &str = "as recorded in students.csv";
+const ROSTER_NOTICE: &str = "unstated";
+
+/// A `consent` cell: granted, refused / withdrawn, or not a decision.
+fn parse_consent(cell: &str) -> Option<bool> {
+    match cell.to_ascii_lowercase().as_str() {
+        "yes" | "y" | "granted" | "true" | "1" => Some(true),
+        "no" | "n" | "refused" | "withdrawn" | "false" | "0" => Some(false),
+        _ => None,
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> EnrollError + '_ {
@@ -122,10 +143,19 @@ fn read_roster(path: &Path) -> Result<HashMap<String, RosterRow>, EnrollError> {
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let mut rows = HashMap::new();
-    let mut columns: Vec<String> = ["student_number", "full_name", "email", "department", "year"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let mut columns: Vec<String> = [
+        "student_number",
+        "full_name",
+        "email",
+        "department",
+        "year",
+        "consent",
+        "consent_given_by",
+        "consent_notice",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
     for (line, record) in reader.records().enumerate() {
         let record = record.map_err(|e| EnrollError::Roster(e.to_string()))?;
         if line == 0
@@ -153,6 +183,22 @@ fn read_roster(path: &Path) -> Result<HashMap<String, RosterRow>, EnrollError> {
                 EnrollError::Roster(format!("line {}: year `{text}` is not a number", line + 1))
             })?),
         };
+        let consent = match field("consent") {
+            None => None,
+            Some(text) => {
+                let granted = parse_consent(&text).ok_or_else(|| {
+                    EnrollError::Roster(format!(
+                        "line {}: consent `{text}` is not yes or no",
+                        line + 1
+                    ))
+                })?;
+                Some(ConsentFields {
+                    granted,
+                    given_by: field("consent_given_by").unwrap_or_else(|| ROSTER_GIVEN_BY.into()),
+                    notice_version: field("consent_notice").unwrap_or_else(|| ROSTER_NOTICE.into()),
+                })
+            }
+        };
         rows.insert(
             number.clone(),
             RosterRow {
@@ -160,6 +206,7 @@ fn read_roster(path: &Path) -> Result<HashMap<String, RosterRow>, EnrollError> {
                 email: field("email"),
                 department: field("department"),
                 year,
+                consent,
             },
         );
     }
@@ -261,6 +308,31 @@ pub async fn enroll_directory(
             }
             Err(other) => return Err(other.into()),
         };
+        let mut student = student;
+        if let Some(consent) = roster.get(&number).and_then(|row| row.consent.as_ref())
+            && student.consent.as_ref().map(|c| c.granted) != Some(consent.granted)
+        {
+            let recorded = store
+                .students()
+                .record_consent(student.id, consent, &actor)
+                .await?;
+            summary.consents_recorded += 1;
+            if recorded.faces_deleted > 0 {
+                pipeline.gallery_changed().await;
+            }
+            student = recorded.student;
+        }
+        if !student.has_consent() {
+            summary.photos_seen += files.len();
+            bar.inc(files.len() as u64);
+            summary.skipped_folders.push((
+                folder.clone(),
+                format!(
+                    "{number} has not granted consent to face recognition (give `yes` in the consent column of {ROSTER_FILE}, or record it with POST /api/students/{{id}}/consent)"
+                ),
+            ));
+            continue;
+        }
         let known: HashSet<String> = store
             .faces()
             .for_student(student.id)
@@ -322,6 +394,17 @@ mod tests {
         assert_eq!(rows["S3"].full_name, "Kit Harington");
         std::fs::write(&path, "S4,Name,,,notayear\n").unwrap();
         assert!(read_roster(&path).is_err());
+        std::fs::write(&path, "S5,Ada,,,,yes,her mother,v2\nS6,Bo,,,,withdrawn\nS7,Cy\n").unwrap();
+        let rows = read_roster(&path).unwrap();
+        let ada = rows["S5"].consent.as_ref().unwrap();
+        assert!(ada.granted);
+        assert_eq!((ada.given_by.as_str(), ada.notice_version.as_str()), ("her mother", "v2"));
+        let bo = rows["S6"].consent.as_ref().unwrap();
+        assert!(!bo.granted);
+        assert_eq!(bo.given_by, ROSTER_GIVEN_BY);
+        assert_eq!(rows["S7"].consent, None);
+        std::fs::write(&path, "student_number,consent\nS8,maybe\n").unwrap();
+        assert!(read_roster(&path).is_err(), "an unclear consent cell is refused");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -144,6 +144,11 @@ impl ApiError {
         }
     }
 
+    /// 409 `consent-required`: the student has not granted consent to face recognition.
+    pub fn consent_required(detail: impl Into<String>) -> Self {
+        ApiError::with_slug(409, "consent-required", detail)
+    }
+
     /// 429 `too-many-failures`, with `Retry-After` in whole seconds (at least 1).
     pub fn too_many_failures(retry_after: std::time::Duration) -> Self {
         let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -226,6 +231,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound { what } => ApiError::not_found(format!("{what} not found")),
             StoreError::Conflict(message) => ApiError::with_slug(409, "conflict", message),
+            StoreError::ConsentRequired { .. } => ApiError::consent_required(error.to_string()),
             StoreError::Invalid(message) => ApiError::invalid(message),
             StoreError::Connect { .. } => {
                 tracing::error!(%error, "database unavailable");

@@ -15,6 +15,7 @@ mod audit;
 pub mod auth;
 mod capture;
 mod config;
+mod consent;
 mod data_rights;
 mod devices;
 pub mod enroll;
@@ -74,6 +75,7 @@ type Apis = (
     users::UsersApi,
     students::StudentsApi,
     data_rights::DataRightsApi,
+    consent::ConsentApi,
     attendance::AttendanceApi,
     review_aids::ReviewAidsApi,
     events::EventsApi,
@@ -91,6 +93,7 @@ fn service(state: &ApiState) -> OpenApiService<Apis, ()> {
         users::UsersApi::new(state.clone()),
         students::StudentsApi::new(state.clone()),
         data_rights::DataRightsApi::new(state.clone()),
+        consent::ConsentApi::new(state.clone()),
         attendance::AttendanceApi::new(state.clone()),
         review_aids::ReviewAidsApi::new(state.clone()),
         events::EventsApi::new(state.clone()),

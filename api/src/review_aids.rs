@@ -350,6 +350,13 @@ impl ReviewAidsApi {
             .descriptor(record.id)
             .await?
             .ok_or_else(|| ApiError::invalid("this record keeps no face descriptor"))?;
+        let student = self.state.store.students().get(student_id).await?;
+        if !student.has_consent() {
+            return Err(ApiError::consent_required(format!(
+                "student {} has not granted consent to face recognition: no face of theirs can be enrolled",
+                student.student_number
+            )));
+        }
         let source_path = self.keep_crop(&record, student_id).await;
         let face = self
             .state

@@ -11,6 +11,7 @@ use cavs_models::{Face, Student, StudentFields};
 
 use crate::ApiState;
 use crate::auth::BearerAuth;
+use crate::consent::ConsentOut;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Paging, page_type};
 use crate::photos::{self, PhotoRejection};
@@ -39,6 +40,10 @@ pub struct StudentOut {
     pub created_at: DateTime<Utc>,
     /// Number of enrolled face descriptors.
     pub face_count: u64,
+    /// The latest consent decision (null: none recorded, so no face can be enrolled and the
+    /// student is never matched).
+    #[oai(nullable)]
+    pub consent: Option<ConsentOut>,
 }
 
 impl From<Student> for StudentOut {
@@ -52,6 +57,7 @@ impl From<Student> for StudentOut {
             year: s.year,
             created_at: s.created_at,
             face_count: s.face_count,
+            consent: s.consent.map(ConsentOut::from),
         }
     }
 }
@@ -368,6 +374,12 @@ impl StudentsApi {
     ) -> ApiResult<PhotosAdded> {
         auth.0.require_admin()?;
         let student = self.find(&id.0).await?;
+        if !student.has_consent() {
+            return Err(ApiError::consent_required(format!(
+                "student {} has not granted consent to face recognition: record it with POST /api/students/{{id}}/consent first",
+                student.student_number
+            )));
+        }
         if form.photos.is_empty() {
             return Err(ApiError::bad_request("no photo in the `photos` field"));
         }

@@ -111,6 +111,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
             max_upload_bytes: settings.max_upload_bytes,
             cors_allowed_origins: settings.cors_allowed_origins.clone(),
             data_dir: settings.data_dir.clone(),
+            session_window: chrono::Duration::minutes(i64::from(settings.session_window_minutes)),
         }),
         events: pipeline.parts().events.clone(),
         first_run: first_run.0.clone(),

@@ -155,7 +155,7 @@ fn migrate_and_user_create_work_on_an_on_disk_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = hub(dir.path()).arg("migrate").output().expect("runs");
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 3"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 4"));
 
     let create = |name: &str| {
         let mut command = hub(dir.path());
@@ -202,7 +202,7 @@ fn serve_answers_health_and_exits_cleanly_on_sigterm() {
     let (status, body) = health.expect("health answered");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"database\":\"ok\""), "{body}");
-    assert!(body.contains("\"schema_version\":3"), "{body}");
+    assert!(body.contains("\"schema_version\":4"), "{body}");
     assert!(body.contains("\"pipeline\":\"ok\""), "{body}");
     assert!(
         dir.path().join("data/secret_key").exists(),
@@ -259,6 +259,16 @@ fn enroll_accepts_tight_id_crops_and_rejects_a_photo_without_a_face() {
     image::RgbImage::from_pixel(150, 150, image::Rgb([128, 128, 128]))
         .save(photos.join("S3").join("blank.png"))
         .expect("save");
+    // S1-S3 granted consent; S4 has no decision, so their folder is skipped.
+    std::fs::create_dir_all(photos.join("S4")).expect("mkdir");
+    tight_crop("kate_siegel", 20)
+        .save(photos.join("S4").join("id.png"))
+        .expect("save");
+    std::fs::write(
+        photos.join("students.csv"),
+        "student_number,full_name,consent\nS1,Kate,yes\nS2,Paul,yes\nS3,Grey,yes\n",
+    )
+    .expect("roster");
     let out = hub(dir.path())
         .arg("enroll")
         .arg(&photos)
@@ -268,7 +278,11 @@ fn enroll_accepts_tight_id_crops_and_rejects_a_photo_without_a_face() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(
-        stdout.contains("3 photo(s): 2 enrolled, 0 already enrolled, 1 rejected"),
+        stdout.contains("3 consent decision(s) recorded; 4 photo(s): 2 enrolled, 0 already enrolled, 1 rejected"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("S4 has not granted consent to face recognition"),
         "{stdout}"
     );
     assert!(stdout.contains("blank.png"), "{stdout}");

@@ -166,7 +166,7 @@ fn a_newcomer_creates_the_first_admin_while_the_hub_runs() {
     );
     assert!(!ok && out.contains("taken"), "{out}");
     let (ok, out) = admin_command(dir.path(), http, mqtt, &["migrate"], "");
-    assert!(ok && out.contains("schema version 3"), "{out}");
+    assert!(ok && out.contains("schema version 4"), "{out}");
     let photos = dir.path().join("photos");
     std::fs::create_dir_all(photos.join("S1")).expect("mkdir");
     std::fs::copy(
@@ -177,6 +177,7 @@ fn a_newcomer_creates_the_first_admin_while_the_hub_runs() {
         photos.join("S1").join("id.png"),
     )
     .expect("copy a photo");
+    std::fs::write(photos.join("students.csv"), "S1,Paul Rudd,yes\n").expect("roster");
     let (ok, out) = admin_command(
         dir.path(),
         http,
@@ -220,7 +221,7 @@ fn a_newcomer_creates_the_first_admin_while_the_hub_runs() {
     // With the hub stopped the same command opens the store itself.
     let (ok, out) = admin_command(dir.path(), http, mqtt, &["migrate"], "");
     assert!(
-        ok && out.contains("schema version 3") && !out.contains("running hub"),
+        ok && out.contains("schema version 4") && !out.contains("running hub"),
         "{out}"
     );
 }

@@ -60,9 +60,11 @@ fn frame_dir(root: &Path) -> PathBuf {
     dir
 }
 
-/// One folder per person with their first photo, for `cavs-hub enroll`.
+/// One folder per person with their first photo, for `cavs-hub enroll`, and the roster
+/// granting each one's consent.
 fn enroll_dir(root: &Path) -> PathBuf {
     let dir = root.join("enroll");
+    let mut roster = String::from("student_number,full_name,consent\n");
     for person in [
         "alex_lacamoire",
         "biden",
@@ -79,7 +81,9 @@ fn enroll_dir(root: &Path) -> PathBuf {
         std::fs::create_dir_all(&target).expect("enroll dir");
         let name = photos[0].file_name().expect("name");
         std::fs::copy(&photos[0], target.join(name)).expect("copy");
+        roster.push_str(&format!("{person},{person},yes\n"));
     }
+    std::fs::write(dir.join("students.csv"), roster).expect("roster");
     dir
 }
 

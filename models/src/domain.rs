@@ -100,6 +100,42 @@ pub struct Student {
     pub created_at: DateTime<Utc>,
     /// Number of enrolled face descriptors.
     pub face_count: u64,
+    /// The latest consent decision recorded for the student (none: never asked).
+    pub consent: Option<Consent>,
+}
+
+impl Student {
+    /// True when the latest recorded decision grants consent: only then may faces of the
+    /// student be enrolled and matched.
+    pub fn has_consent(&self) -> bool {
+        self.consent.as_ref().is_some_and(|c| c.granted)
+    }
+}
+
+/// One recorded consent decision (GDPR Art. 9(2)(a), BIPA's written release).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Consent {
+    /// Granted (true) or refused / withdrawn (false).
+    pub granted: bool,
+    /// Who gave or withdrew it (the student, a parent or guardian), as written on the form.
+    pub given_by: String,
+    /// The version of the privacy notice it was given against.
+    pub notice_version: String,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// The user who recorded it (none: the hub, e.g. a roster import from the CLI).
+    pub recorded_by: Option<Uuid>,
+}
+
+/// A consent decision to record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentFields {
+    /// Granted (true) or refused / withdrawn (false).
+    pub granted: bool,
+    /// Who gave or withdrew it.
+    pub given_by: String,
+    /// The privacy notice version.
+    pub notice_version: String,
 }
 
 /// Fields of a student that callers set (create and full update).
@@ -312,6 +348,21 @@ pub struct NewAttendance {
     /// The face's 128-D descriptor (kept so a reviewer is offered the nearest students and
     /// unknown faces can be grouped by likeness); never served by the API.
     pub descriptor: Option<Vec<f32>>,
+}
+
+/// A student marked present by hand (see `AttendanceRepo::create_manual`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManualAttendance {
+    /// The student.
+    pub student_id: Uuid,
+    /// The classroom.
+    pub classroom_id: String,
+    /// When the student was present.
+    pub timestamp: DateTime<Utc>,
+    /// Start of the session window of `timestamp`.
+    pub session_start: DateTime<Utc>,
+    /// The teacher's note.
+    pub notes: Option<String>,
 }
 
 /// Filters of the attendance list.

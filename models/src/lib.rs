@@ -11,9 +11,11 @@ pub mod pipeline;
 pub mod protocol;
 pub mod retention;
 pub mod scope;
+pub mod session_window;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod throttle;
 
 pub use domain::*;
 pub use scope::{ClassroomScope, UserUpdate};
+pub use session_window::session_window_start;

@@ -31,6 +31,22 @@ fn device(id: &str, classroom: &str) -> DeviceFields {
     }
 }
 
+fn consent(granted: bool) -> ConsentFields {
+    ConsentFields {
+        granted,
+        given_by: "a parent".into(),
+        notice_version: "notice-2026-09".into(),
+    }
+}
+
+async fn grant_consent(store: &Store, id: uuid::Uuid) {
+    store
+        .students()
+        .record_consent(id, &consent(true), &Actor::System)
+        .await
+        .expect("consent");
+}
+
 fn embedding(seed: f32) -> Vec<f32> {
     (0..EMBEDDING_LEN)
         .map(|i| seed + i as f32 / 1000.0)
@@ -48,6 +64,7 @@ async fn data_survives_dropping_and_reopening_the_on_disk_store() {
             .create(&student("S1", "Ada Lovelace"), &Actor::System)
             .await
             .expect("student");
+        grant_consent(&store, s.id).await;
         store
             .faces()
             .add(s.id, &embedding(0.1), Some("faces/s1.jpg"), &Actor::System)
@@ -221,6 +238,7 @@ async fn students_search_paginate_and_delete_with_faces() {
             )
             .await
             .expect("create");
+        grant_consent(&store, s.id).await;
         store
             .faces()
             .add(s.id, &embedding(i as f32), None, &Actor::System)
@@ -717,4 +735,83 @@ async fn migrate_is_idempotent() {
     assert_eq!(store.migrate().await.expect("again"), SCHEMA_VERSION);
     assert_eq!(store.migrate().await.expect("again"), SCHEMA_VERSION);
     store.ping().await.expect("ping");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_consenting_student_is_enrolled_and_matched_and_withdrawal_deletes_their_faces() {
+    let store = mem().await;
+    let s = store
+        .students()
+        .create(&student("S1", "Ada Lovelace"), &Actor::System)
+        .await
+        .expect("student");
+    assert_eq!(s.consent, None, "never asked");
+    assert!(matches!(
+        store
+            .faces()
+            .add(s.id, &embedding(0.1), None, &Actor::System)
+            .await,
+        Err(StoreError::ConsentRequired { .. })
+    ));
+    let recorded = store
+        .students()
+        .record_consent(s.id, &consent(true), &Actor::System)
+        .await
+        .expect("grant");
+    assert!(recorded.student.has_consent());
+    let shown = recorded.student.consent.expect("latest decision");
+    assert_eq!(
+        (shown.given_by.as_str(), shown.notice_version.as_str()),
+        ("a parent", "notice-2026-09")
+    );
+    for seed in [0.1, 0.2] {
+        store
+            .faces()
+            .add(s.id, &embedding(seed), Some("enrollment/x.jpg"), &Actor::System)
+            .await
+            .expect("face with consent");
+    }
+    assert_eq!(store.faces().all().await.expect("gallery").len(), 2);
+
+    let withdrawn = store
+        .students()
+        .record_consent(s.id, &consent(false), &Actor::System)
+        .await
+        .expect("withdraw");
+    assert_eq!(withdrawn.faces_deleted, 2);
+    assert_eq!(withdrawn.photo_paths.len(), 2);
+    assert!(!withdrawn.student.has_consent());
+    assert_eq!(withdrawn.student.face_count, 0);
+    assert!(store.faces().all().await.expect("gallery").is_empty());
+    assert!(matches!(
+        store
+            .faces()
+            .add(s.id, &embedding(0.3), None, &Actor::System)
+            .await,
+        Err(StoreError::ConsentRequired { .. })
+    ));
+    let history = store
+        .students()
+        .consent_history(s.id)
+        .await
+        .expect("history");
+    assert_eq!(
+        history.iter().map(|c| c.granted).collect::<Vec<_>>(),
+        vec![true, false],
+        "every decision kept, oldest first"
+    );
+    assert!(matches!(
+        store
+            .students()
+            .record_consent(
+                s.id,
+                &ConsentFields {
+                    given_by: " ".into(),
+                    ..consent(true)
+                },
+                &Actor::System
+            )
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
 }

@@ -85,6 +85,11 @@ impl TestHub {
                 &Actor::System,
             )
             .await?;
+        // Enrolled students have granted consent (a student without it is never enrolled).
+        store
+            .students()
+            .record_consent(student.id, &test_consent(), &Actor::System)
+            .await?;
         for photo in photos {
             let bytes = std::fs::read(photo).with_context(|| photo.display().to_string())?;
             let faces = self.hub.pipeline.embed_photo(bytes).await?;
@@ -282,4 +287,13 @@ pub fn camera_frame(photo: &Path, width: u32, height: u32) -> anyhow::Result<Vec
     let mut out = std::io::Cursor::new(Vec::new());
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&canvas)?;
     Ok(out.into_inner())
+}
+
+/// The consent decision the tests record for the students they enroll.
+pub fn test_consent() -> cavs_models::ConsentFields {
+    cavs_models::ConsentFields {
+        granted: true,
+        given_by: "the student's parent".into(),
+        notice_version: "test-notice-1".into(),
+    }
 }

@@ -82,6 +82,12 @@ async fn an_erased_student_leaves_nothing_behind_and_their_export_held_everythin
         )
         .await
         .expect("student");
+    hub.hub
+        .store
+        .students()
+        .record_consent(erin.id, &cavs_tests::test_consent(), &Actor::System)
+        .await
+        .expect("consent");
     let upload = std::process::Command::new("curl")
         .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
         .arg(format!("Authorization: Bearer {token}"))

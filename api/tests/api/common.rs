@@ -271,6 +271,7 @@ impl Env {
             max_upload_bytes: MAX_UPLOAD,
             cors_allowed_origins: origins,
             data_dir: data_dir.path().to_path_buf(),
+            session_window: chrono::Duration::minutes(60),
         });
         let pipeline = Arc::new(TestPipeline::default());
         let events = cavs_api::RecordEvents::default();
@@ -420,8 +421,8 @@ impl Env {
         .await
     }
 
-    /// Creates a student as admin; returns its JSON.
-    pub async fn student(&self, number: &str, name: &str) -> Value {
+    /// Creates a student as admin, without any consent decision; returns its JSON.
+    pub async fn student_without_consent(&self, number: &str, name: &str) -> Value {
         let answer = self
             .post(
                 "/api/students",
@@ -431,6 +432,21 @@ impl Env {
             .await;
         answer.assert_status(201);
         answer.json
+    }
+
+    /// Creates a student as admin and records their consent (so photos can be enrolled);
+    /// returns the student's JSON.
+    pub async fn student(&self, number: &str, name: &str) -> Value {
+        self.student_without_consent(number, name).await;
+        let answer = self
+            .post(
+                &format!("/api/students/{number}/consent"),
+                &self.admin,
+                serde_json::json!({ "granted": true, "given_by": "a parent", "notice_version": "v1" }),
+            )
+            .await;
+        answer.assert_status(200);
+        answer.json["student"].clone()
     }
 
     /// Creates a device as admin; returns its JSON.

@@ -24,9 +24,12 @@ async fn enrolls_folders_creates_students_and_reports_rejections() {
     std::fs::write(root.join("S200/blank.png"), blank_png()).unwrap();
     std::fs::write(root.join("S200/readme.txt"), "not a photo").unwrap();
     std::fs::create_dir_all(root.join("S300")).unwrap();
+    copy("biden/biden.jpg", &root.join("S400/biden.jpg"));
     std::fs::write(
         root.join("students.csv"),
-        "student_number,full_name,email,department,year\nS100,Barack Obama,b@example.org,Law,4\n",
+        "student_number,full_name,email,department,year,consent\n\
+         S100,Barack Obama,b@example.org,Law,4,yes\n\
+         S400,Joe Biden,,,,no\n",
     )
     .unwrap();
     // S200 exists already with another name: kept.
@@ -37,10 +40,22 @@ async fn enrolls_folders_creates_students_and_reports_rejections() {
     let summary = enroll_directory(&env.store, pipeline.as_ref(), root, false)
         .await
         .expect("enrollment runs");
-    assert_eq!(summary.students_seen, 3);
-    assert_eq!(summary.students_created, 2);
-    assert_eq!(summary.photos_seen, 6);
+    assert_eq!(summary.students_seen, 4);
+    assert_eq!(summary.students_created, 3);
+    assert_eq!(summary.consents_recorded, 2, "S100's yes and S400's no");
+    assert_eq!(summary.photos_seen, 7);
     assert_eq!(summary.faces_added, 3);
+    // Without consent (S400 said no, S300 has no decision) a folder is skipped, saying so.
+    let skipped: Vec<String> = summary
+        .skipped_folders
+        .iter()
+        .map(|(folder, reason)| {
+            assert!(reason.contains("consent"), "{reason}");
+            folder.file_name().unwrap().to_string_lossy().into_owned()
+        })
+        .collect();
+    assert_eq!(skipped, vec!["S300".to_owned(), "S400".to_owned()]);
+    assert!(summary.to_string().contains("skipped folder"), "{summary}");
     let reasons: Vec<(String, PhotoRejection)> = summary
         .rejected
         .iter()
@@ -90,4 +105,8 @@ async fn enrolls_folders_creates_students_and_reports_rejections() {
     assert_eq!(again.faces_added, 0);
     assert_eq!(again.already_enrolled, 3);
     assert_eq!(again.students_created, 0);
+    assert_eq!(again.consents_recorded, 0, "an unchanged decision is not recorded again");
+    let biden = env.store.students().find("S400").await.unwrap();
+    assert_eq!(biden.face_count, 0);
+    assert_eq!(biden.consent.map(|c| c.granted), Some(false));
 }

@@ -5,6 +5,7 @@ mod common;
 
 mod attendance;
 mod auth;
+mod consent;
 mod devices;
 mod enroll;
 mod errors;

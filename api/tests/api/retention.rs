@@ -73,6 +73,16 @@ async fn record(store: &Store, dir: &Path, who: Option<Uuid>, at: DateTime<Utc>)
 async fn enroll(store: &Store, dir: &Path, who: Uuid) -> String {
     let photo = format!("enrollment/{who}/{}.jpg", Uuid::now_v7());
     write_file(dir, &photo);
+    let consent = ConsentFields {
+        granted: true,
+        given_by: "a parent".into(),
+        notice_version: "v1".into(),
+    };
+    store
+        .students()
+        .record_consent(who, &consent, &Actor::System)
+        .await
+        .expect("consent");
     store
         .faces()
         .add(who, &vec![0.02; EMBEDDING_LEN], Some(&photo), &Actor::System)

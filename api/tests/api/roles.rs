@@ -60,6 +60,10 @@ async fn role_endpoint_matrix() {
         .as_str()
         .unwrap()
         .to_owned();
+    let erased = env.student("S3", "Student Three").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     env.device("cam-1", "room-1").await;
     env.device("cam-2", "room-1").await;
     let rec = record(&env).await;
@@ -122,6 +126,24 @@ async fn role_endpoint_matrix() {
         case(Method::POST, "/api/devices/cam-1/credentials", None, false),
         case(Method::DELETE, "/api/devices/cam-2", None, false),
         case(Method::GET, "/api/audit", None, false),
+        case(
+            Method::POST,
+            &format!("/api/students/{student}/consent"),
+            Some(json!({ "granted": true, "given_by": "a parent", "notice_version": "v2" })),
+            false,
+        ),
+        case(
+            Method::GET,
+            &format!("/api/students/{student}/export"),
+            None,
+            false,
+        ),
+        case(
+            Method::POST,
+            &format!("/api/students/{erased}/erase"),
+            None,
+            false,
+        ),
     ];
     for c in &cases {
         // Nobody without a token.

@@ -16,12 +16,7 @@ use uuid::Uuid;
 const MAX_UNKNOWN_PER_SESSION: usize = 10_000;
 
 /// Start of the session window containing `at` (windows are aligned to the epoch).
-pub fn session_start(at: DateTime<Utc>, window: chrono::Duration) -> DateTime<Utc> {
-    let window_ms = window.num_milliseconds().max(60_000);
-    let ms = at.timestamp_millis();
-    let start = ms - ms.rem_euclid(window_ms);
-    DateTime::from_timestamp_millis(start).unwrap_or(at)
-}
+pub use cavs_models::session_window_start as session_start;
 
 /// What the decision needs of one face.
 #[derive(Debug, Clone)]

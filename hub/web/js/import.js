@@ -1,6 +1,8 @@
-// Bulk import (admin): a roster CSV (`student_number,full_name[,email,department,year]`) and
-// photos — a folder with one sub-folder per student number, or files named `NUMBER_….jpg` —
-// one request per photo, with progress and a summary of every outcome.
+// Bulk import (admin): a roster CSV (`student_number,full_name[,email,department,year,consent,
+// consent_given_by,consent_notice]`) and photos — a folder with one sub-folder per student
+// number, or files named `NUMBER_….jpg` — one request per photo, with progress and a summary of
+// every outcome. A `consent` cell records that decision; photos of students whose latest
+// decision does not grant consent are skipped, saying so.
 
 import * as api from './api.js';
 import { h, fill, field, describe } from './dom.js';
@@ -31,6 +33,14 @@ function parseCsv(text) {
   return body.map((r) => Object.fromEntries(names.map((n, i) => [n, (r[i] || '').trim()])));
 }
 
+/** A `consent` cell: true (granted), false (refused / withdrawn) or null (no decision). */
+function consentOf(cell) {
+  const text = (cell || '').toLowerCase();
+  if (['yes', 'y', 'granted', 'true', '1'].includes(text)) return true;
+  if (['no', 'n', 'refused', 'withdrawn', 'false', '0'].includes(text)) return false;
+  return null;
+}
+
 /** The student number a photo belongs to: its folder, or its name before `_` or `.`. */
 function numberOf(file) {
   const parts = (file.webkitRelativePath || '').split('/');
@@ -48,7 +58,7 @@ export async function render(main) {
   const results = h('tbody');
   const start = h('button', { type: 'submit' }, 'Import');
   fill(main, h('h1', {}, 'Bulk import'),
-    h('p', {}, 'Students come from the CSV (columns student_number, full_name, and optionally email, department, year) or from the photo folders. Each photo must show exactly one face.'),
+    h('p', {}, 'Students come from the CSV (columns student_number, full_name, and optionally email, department, year, consent (yes / no), consent_given_by, consent_notice) or from the photo folders. Only students who have granted consent are enrolled: the others\' photos are skipped. Each photo must show exactly one face.'),
     h('form', { class: 'stack', onsubmit: async (event) => { event.preventDefault(); start.disabled = true; try { await run(); } finally { start.disabled = false; } } },
       field('Roster CSV', csv), field('Photo folder (one sub-folder per student number)', folder),
       field('Or photo files named NUMBER_anything.jpg', files), start),
@@ -65,15 +75,17 @@ export async function render(main) {
     for (const photo of photos) if (!numbers.has(numberOf(photo))) numbers.set(numberOf(photo), { student_number: numberOf(photo) });
     const total = numbers.size + photos.length;
     let done = 0;
+    const consenting = new Set();
     const step = () => { done += 1; progress.max = total || 1; progress.value = done; progressText.textContent = `${done} of ${total}`; };
     for (const [number, row] of numbers) {
+      let student = null;
       try {
-        await api.get(`/api/students/${encodeURIComponent(number)}`);
+        student = await api.get(`/api/students/${encodeURIComponent(number)}`);
         report(number, 'student', 'exists', true);
       } catch (error) {
         if (error.status !== 404) { report(number, 'student', describe(error), false); step(); continue; }
         try {
-          await api.post('/api/students', {
+          student = await api.post('/api/students', {
             student_number: number,
             full_name: row.full_name || number,
             email: row.email || null,
@@ -85,10 +97,28 @@ export async function render(main) {
           report(number, 'student', created.status === 409 ? 'exists' : describe(created), created.status === 409);
         }
       }
+      const decision = consentOf(row.consent);
+      if (student && decision !== null && (student.consent?.granted ?? null) !== decision) {
+        try {
+          const recorded = await api.post(`/api/students/${encodeURIComponent(number)}/consent`, {
+            granted: decision,
+            given_by: row.consent_given_by || 'as recorded in the roster CSV',
+            notice_version: row.consent_notice || 'unstated',
+          });
+          student = recorded.student;
+          report(number, 'consent', decision ? 'granted' : 'refused', true);
+        } catch (error) { report(number, 'consent', describe(error), false); }
+      }
+      if (student?.consent?.granted) consenting.add(number);
       step();
     }
     for (const photo of photos) {
       const number = numberOf(photo);
+      if (!consenting.has(number)) {
+        report(number, photo.name, 'skipped: no consent recorded (consent column, or Students → Consent)', false);
+        step();
+        continue;
+      }
       const form = new FormData();
       form.append('photos', photo, photo.name);
       try {

@@ -5,6 +5,7 @@ import * as api from './api.js';
 import { h, fill, field, announce, showError, dialog } from './dom.js';
 import { recordCard, draw, review } from './records.js';
 import { liveEvents } from './events.js';
+import { pickStudent } from './picker.js';
 
 /** Today as the API's dates read it (UTC). */
 function utcToday() {
@@ -129,12 +130,26 @@ export async function render(main, { me, params, navigate }) {
     }
     announce(`${done} of ${chosen.length} records ${decision === 'approve' ? 'approved' : 'rejected'}${skipped ? `; ${skipped} unknown face${skipped === 1 ? '' : 's'} skipped (reassign them)` : ''}`);
   };
+  async function markPresent() {
+    const student = await pickStudent(`Mark present in ${filters.classroom}`, { attr: 'data-student-id' });
+    if (!student) return;
+    try {
+      const record = await api.post('/api/attendance', { student_id: student, classroom_id: filters.classroom, notes: 'marked present by hand' });
+      update(record, true);
+      announce(`${record.predicted_name} marked present`);
+    } catch (error) { showError(error); }
+  }
   const toolbar = h('div', { class: 'toolbar', role: 'group', 'aria-label': 'Bulk review' },
     h('button', { type: 'button', class: 'plain', onclick: () => {
       for (const card of list.querySelectorAll('[data-record-id][data-status=pending]')) card.querySelector('[data-select]').checked = true;
     } }, 'Select all pending'),
     h('button', { type: 'button', 'data-bulk': 'approve', onclick: () => bulk('approve') }, 'Approve selected'),
     h('button', { type: 'button', 'data-bulk': 'reject', class: 'danger', onclick: () => bulk('reject') }, 'Reject selected'),
+    // By hand, for students not recognised by camera (opted out of recognition, not enrolled):
+    // a classroom's lesson of today.
+    filters.classroom && filters.date === utcToday()
+      ? h('button', { type: 'button', class: 'plain', 'data-action': 'mark-present', onclick: markPresent }, 'Mark present by hand…')
+      : null,
     h('button', { type: 'button', class: 'plain', onclick: help, 'aria-keyshortcuts': '?' }, 'Shortcuts'));
   fill(main, h('h1', {}, 'Lesson'), form, rosterSlot, toolbar, list);
 

@@ -1,4 +1,5 @@
-// Students (admin): search, create, edit, delete, enrollment photos with a local preview.
+// Students (admin): search, create, edit, consent, enrollment photos with a local preview,
+// export and erasure.
 
 import * as api from './api.js';
 import { h, fill, field, announce, showError, dialog } from './dom.js';
@@ -62,6 +63,37 @@ function photos(student, done) {
   h('button', { type: 'submit' }, 'Upload')), { onClose: () => urls.forEach((u) => URL.revokeObjectURL(u)) });
 }
 
+/** The consent column's text for student `s`. */
+function consentText(s) {
+  if (!s.consent) return 'not recorded';
+  return `${s.consent.granted ? 'granted' : 'withdrawn'} (${s.consent.given_by}, notice ${s.consent.notice_version})`;
+}
+
+/** Records a consent decision for `student`; a withdrawal deletes their faces at once. */
+function consentForm(student, done) {
+  const granted = h('select', { name: 'granted' },
+    h('option', { value: 'true', selected: student.consent?.granted !== false }, 'Granted'),
+    h('option', { value: 'false', selected: student.consent?.granted === false }, 'Refused or withdrawn'));
+  const givenBy = h('input', { name: 'given_by', required: true, maxlength: 200, autocomplete: 'off', value: student.consent?.given_by || '' });
+  const notice = h('input', { name: 'notice_version', required: true, maxlength: 64, autocomplete: 'off', value: student.consent?.notice_version || '' });
+  const box = dialog(`Consent of ${student.full_name}`, h('form', {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      const grant = granted.value === 'true';
+      if (!grant && student.face_count > 0 && !window.confirm(`Withdrawing deletes ${student.full_name}'s ${student.face_count} enrolled face(s) and photos now. Continue?`)) return;
+      try {
+        const answer = await api.post(`/api/students/${student.id}/consent`, { granted: grant, given_by: givenBy.value.trim(), notice_version: notice.value.trim() });
+        announce(grant ? 'Consent recorded' : `Consent withdrawn: ${answer.faces_deleted} face(s) deleted`);
+        box.close();
+        done();
+      } catch (error) { showError(error); }
+    },
+  }, h('p', {}, 'Only students who have granted consent can have photos enrolled and are recognised. Every decision is kept with who gave it and when.'),
+  field('Decision', granted), field('Given by (student, parent or guardian)', givenBy), field('Privacy notice version', notice),
+  h('button', { type: 'submit' }, 'Record')));
+  givenBy.focus();
+}
+
 /** Downloads everything the hub holds about student `s` as a JSON file (an access request). */
 async function exportData(s) {
   const data = await api.get(`/api/students/${s.id}/export`);
@@ -83,12 +115,13 @@ export async function render(main, { params, navigate }) {
     h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); navigate('students', { search: search.value.trim() }); } },
       field('Search (number, name, e-mail, department)', search), h('button', { type: 'submit' }, 'Search'),
       h('button', { type: 'button', class: 'plain', onclick: () => studentForm(null, reload) }, 'New student')),
-    h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, ['Number', 'Name', 'Department', 'Year', 'Faces', ''].map((t) => h('th', { scope: 'col' }, t)))), table)));
+    h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, ['Number', 'Name', 'Department', 'Year', 'Faces', 'Consent', ''].map((t) => h('th', { scope: 'col' }, t)))), table)));
   const page = await api.get(`/api/students${api.query({ search: params.get('search'), page_size: 200 })}`);
   fill(table, page.items.map((s) => h('tr', { 'data-student-id': s.id },
     h('td', {}, s.student_number), h('td', {}, s.full_name), h('td', {}, s.department || ''), h('td', {}, s.year ?? ''),
-    h('td', {}, String(s.face_count)),
+    h('td', {}, String(s.face_count)), h('td', { 'data-consent': s.consent ? String(s.consent.granted) : 'none' }, consentText(s)),
     h('td', {}, h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'plain', 'data-action': 'consent', 'aria-label': `Consent of ${s.full_name}`, onclick: () => consentForm(s, reload) }, 'Consent'),
       h('button', { type: 'button', class: 'plain', 'aria-label': `Photos of ${s.full_name}`, onclick: () => photos(s, reload) }, 'Photos'),
       h('button', { type: 'button', class: 'plain', 'aria-label': `Edit ${s.full_name}`, onclick: () => studentForm(s, reload) }, 'Edit'),
       h('button', { type: 'button', class: 'plain', 'data-action': 'export', 'aria-label': `Export the data of ${s.full_name}`, onclick: () => exportData(s).catch(showError) }, 'Export'),
@@ -100,6 +133,6 @@ export async function render(main, { params, navigate }) {
           reload();
         } catch (error) { showError(error); }
       } }, 'Erase'))))));
-  if (!page.items.length) fill(table, h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No students.')));
+  if (!page.items.length) fill(table, h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No students.')));
   return null;
 }

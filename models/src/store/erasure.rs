@@ -77,6 +77,7 @@ impl StudentsRepo<'_> {
                 "LET $student = type::record('student', $id);
                  DELETE attendance WHERE predicted_student = $student;
                  DELETE face WHERE student = $student;
+                 DELETE consent WHERE student = $student;
                  UPDATE audit SET meta = {{ erased: true }} WHERE {ABOUT_THE_STUDENT};
                  DELETE $student;"
             ),

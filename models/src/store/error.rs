@@ -12,6 +12,12 @@ pub enum StoreError {
     /// A unique field already holds this value.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The student has not granted consent (or withdrew it): no face of theirs may be enrolled.
+    #[error("student {student} has not granted consent to face recognition")]
+    ConsentRequired {
+        /// The student's id or number.
+        student: String,
+    },
     /// The data is not acceptable (schema assertion, bad reference, wrong version).
     #[error("invalid: {0}")]
     Invalid(String),

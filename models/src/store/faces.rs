@@ -44,7 +44,8 @@ impl<'a> FacesRepo<'a> {
     }
 
     /// Stores a descriptor for a student; `Invalid` unless it has 128 finite values,
-    /// `NotFound` if the student does not exist.
+    /// `NotFound` if the student does not exist, `ConsentRequired` unless the student's latest
+    /// consent decision grants it.
     pub async fn add(
         &self,
         student_id: Uuid,
@@ -69,6 +70,7 @@ impl<'a> FacesRepo<'a> {
         let sql = query::transaction(
             "LET $student = type::record('student', $student_id);
              IF $student.id = NONE { THROW 'student not found' };
+             IF $student.consent_granted != true { THROW 'consent required' };
              CREATE type::record('face', $id) SET student = $student, embedding = $embedding, source_path = $source_path;",
             &audit,
         );
@@ -95,6 +97,11 @@ impl<'a> FacesRepo<'a> {
         .map_err(|e| match e {
             StoreError::Storage(msg) if msg.contains("student not found") => {
                 StoreError::not_found(format!("student {student_id}"))
+            }
+            StoreError::Storage(msg) if msg.contains("consent required") => {
+                StoreError::ConsentRequired {
+                    student: student_id.to_string(),
+                }
             }
             other => other,
         })?;
@@ -123,7 +130,8 @@ impl<'a> FacesRepo<'a> {
             .collect())
     }
 
-    /// Every enrolled descriptor with its student's name (to build the matching gallery).
+    /// Every enrolled descriptor of a student whose latest consent decision grants it, with
+    /// the student's name: the matching gallery. A student without consent is never matched.
     pub async fn all(&self) -> Result<Vec<(Face, String)>, StoreError> {
         #[derive(Deserialize)]
         struct Row {
@@ -133,7 +141,7 @@ impl<'a> FacesRepo<'a> {
         }
         let mut response = run(
             self.db,
-            "SELECT *, student.full_name AS full_name FROM face;",
+            "SELECT *, student.full_name AS full_name FROM face WHERE student.consent_granted = true;",
             Vars::new(),
         )
         .await?;

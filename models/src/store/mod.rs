@@ -10,12 +10,14 @@
 
 mod attendance;
 mod audit;
+mod consent;
 mod devices;
 mod erasure;
 mod error;
 mod face_descriptors;
 mod faces;
 mod frames;
+mod manual_attendance;
 mod query;
 mod retention;
 mod schema;
@@ -26,12 +28,14 @@ mod users;
 
 pub use attendance::AttendanceRepo;
 pub use audit::AuditRepo;
+pub use consent::ConsentRecorded;
 pub use devices::DevicesRepo;
 pub use erasure::Erasure;
 pub use error::StoreError;
 pub use face_descriptors::{UnknownFace, UnknownFacesFilter};
 pub use faces::FacesRepo;
 pub use frames::{FaceWrite, FrameCommit, FrameCommitted, FramesRepo};
+pub use manual_attendance::MANUAL_DEVICE;
 pub use retention::Purge;
 pub use schema::SCHEMA_VERSION;
 pub use secrets::{hash_secret, hash_secret_bounded, verify_secret, verify_secret_bounded};
@@ -189,10 +193,11 @@ impl Store {
 }
 
 /// Every table of the schema.
-pub const TABLES: [&str; 9] = [
+pub const TABLES: [&str; 10] = [
     "meta",
     "user",
     "student",
+    "consent",
     "face",
     "device",
     "attendance",

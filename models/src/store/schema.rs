@@ -1,7 +1,7 @@
 //! The SurrealQL schema, applied idempotently (`DEFINE ... OVERWRITE`) every time the store opens.
 
 /// Version of [`SCHEMA`]; recorded in `meta:schema` so an older hub refuses a newer database.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Every table, field and index. Tables are schemafull: unknown fields are refused.
 pub const SCHEMA: &str = r#"
@@ -26,7 +26,17 @@ DEFINE FIELD OVERWRITE email ON student TYPE option<string>;
 DEFINE FIELD OVERWRITE department ON student TYPE option<string>;
 DEFINE FIELD OVERWRITE year ON student TYPE option<int>;
 DEFINE FIELD OVERWRITE created_at ON student TYPE datetime DEFAULT time::now();
+DEFINE FIELD OVERWRITE consent_granted ON student TYPE bool DEFAULT false;
 DEFINE INDEX OVERWRITE student_number_unique ON student FIELDS student_number UNIQUE;
+
+DEFINE TABLE OVERWRITE consent SCHEMAFULL;
+DEFINE FIELD OVERWRITE student ON consent TYPE record<student>;
+DEFINE FIELD OVERWRITE granted ON consent TYPE bool;
+DEFINE FIELD OVERWRITE given_by ON consent TYPE string;
+DEFINE FIELD OVERWRITE notice_version ON consent TYPE string;
+DEFINE FIELD OVERWRITE recorded_by ON consent TYPE option<record<user>>;
+DEFINE FIELD OVERWRITE recorded_at ON consent TYPE datetime DEFAULT time::now();
+DEFINE INDEX OVERWRITE consent_student ON consent FIELDS student;
 
 DEFINE TABLE OVERWRITE face SCHEMAFULL;
 DEFINE FIELD OVERWRITE student ON face TYPE record<student>;

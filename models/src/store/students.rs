@@ -7,11 +7,14 @@ use surrealdb::engine::any::Any;
 use uuid::Uuid;
 
 use super::StoreError;
+use super::consent::ConsentRow;
 use super::query::{self, Vars, de_record, page_bounds, run};
-use crate::{Actor, NewAudit, Page, PageRequest, Student, StudentFields};
+use crate::{Actor, Consent, NewAudit, Page, PageRequest, Student, StudentFields};
 
 const STUDENT_FIELDS: &str = "id, student_number, full_name, email, department, year, created_at, \
-     array::len((SELECT VALUE id FROM face WHERE student = $parent.id)) AS face_count";
+     array::len((SELECT VALUE id FROM face WHERE student = $parent.id)) AS face_count, \
+     (SELECT granted, given_by, notice_version, recorded_at, recorded_by FROM consent \
+      WHERE student = $parent.id ORDER BY recorded_at DESC LIMIT 1)[0] AS consent";
 
 #[derive(Deserialize)]
 struct StudentRow {
@@ -25,6 +28,8 @@ struct StudentRow {
     created_at: DateTime<Utc>,
     #[serde(default)]
     face_count: u64,
+    #[serde(default)]
+    consent: Option<ConsentRow>,
 }
 
 impl From<StudentRow> for Student {
@@ -38,6 +43,7 @@ impl From<StudentRow> for Student {
             year: row.year,
             created_at: row.created_at,
             face_count: row.face_count,
+            consent: row.consent.map(Consent::from),
         }
     }
 }
@@ -229,6 +235,7 @@ impl<'a> StudentsRepo<'a> {
         let sql = query::transaction(
             "LET $student = type::record('student', $id);
              DELETE face WHERE student = $student;
+             DELETE consent WHERE student = $student;
              UPDATE attendance SET predicted_student = NONE WHERE predicted_student = $student;
              DELETE $student;",
             &audit,

@@ -1,0 +1,199 @@
+//! Consent to face recognition (GDPR Art. 9(2)(a)): `POST /api/students/{id}/consent` records a
+//! decision (a withdrawal deletes the student's enrolled faces and photos at once and the live
+//! gallery forgets them), and `POST /api/attendance` records attendance by hand for students
+//! who are not recognised by camera (opted out, or not enrolled).
+
+use chrono::{DateTime, Utc};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use cavs_models::scope::normalize_classrooms;
+use cavs_models::{Consent, ConsentFields, ManualAttendance, session_window_start};
+
+use crate::ApiState;
+use crate::attendance::{AttendanceOut, record_out};
+use crate::auth::BearerAuth;
+use crate::error::{ApiError, ApiResult};
+use crate::retention::remove_data_file;
+use crate::students::StudentOut;
+use crate::tags::ApiTags;
+use crate::text::Text;
+
+/// A consent decision as the API shows it.
+#[derive(Debug, Object)]
+pub struct ConsentOut {
+    /// Granted (true) or refused / withdrawn (false).
+    pub granted: bool,
+    /// Who gave or withdrew it (the student, a parent or guardian).
+    pub given_by: String,
+    /// The privacy notice version it was given against.
+    pub notice_version: String,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// The user who recorded it (null: the hub, e.g. a roster import).
+    #[oai(nullable)]
+    pub recorded_by: Option<Uuid>,
+}
+
+impl From<Consent> for ConsentOut {
+    fn from(c: Consent) -> Self {
+        ConsentOut {
+            granted: c.granted,
+            given_by: c.given_by,
+            notice_version: c.notice_version,
+            recorded_at: c.recorded_at,
+            recorded_by: c.recorded_by,
+        }
+    }
+}
+
+/// A consent decision to record.
+#[derive(Debug, Object)]
+pub struct ConsentIn {
+    /// Granted (true), or refused / withdrawn (false: the student's enrolled faces and photos
+    /// are deleted at once and they are no longer recognised).
+    pub granted: bool,
+    /// Who gave or withdrew it, as on the form (the student, a parent or guardian).
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub given_by: Text,
+    /// The version of the privacy notice the decision was made against.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub notice_version: Text,
+}
+
+/// The outcome of recording a decision.
+#[derive(Debug, Object)]
+pub struct ConsentRecordedOut {
+    /// The student with the decision recorded.
+    pub student: StudentOut,
+    /// Enrolled faces deleted (a withdrawal).
+    pub faces_deleted: u64,
+    /// Enrollment photo files deleted (a withdrawal).
+    pub photos_deleted: u64,
+}
+
+/// Attendance taken by hand.
+#[derive(Debug, Object)]
+pub struct ManualAttendanceIn {
+    /// The student (record id or student number).
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub student_id: Text,
+    /// The classroom (one of the caller's, for a teacher).
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub classroom_id: Text,
+    /// When the student was present (default: now); at most 10 minutes ahead.
+    pub timestamp: Option<DateTime<Utc>>,
+    /// A note (e.g. "opted out of recognition").
+    #[oai(validator(max_length = 2000))]
+    pub notes: Option<Text>,
+}
+
+#[derive(ApiResponse)]
+enum Created {
+    /// The record, approved and reviewed by the caller.
+    #[oai(status = 201)]
+    Record(Json<AttendanceOut>),
+}
+
+pub(crate) struct ConsentApi {
+    state: ApiState,
+}
+
+impl ConsentApi {
+    pub(crate) fn new(state: ApiState) -> Self {
+        ConsentApi { state }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Students")]
+impl ConsentApi {
+    /// Records a consent decision for a student (admin). Only a student whose latest decision
+    /// grants consent can have photos enrolled and is matched by the cameras; a withdrawal
+    /// (`granted: false`) deletes their enrolled faces and photos at once. Every decision is
+    /// kept (see the export) and audited.
+    #[oai(path = "/students/:id/consent", method = "post")]
+    async fn record(
+        &self,
+        auth: BearerAuth,
+        /// Record id or student number.
+        id: Path<String>,
+        body: Json<ConsentIn>,
+    ) -> ApiResult<Json<ConsentRecordedOut>> {
+        auth.0.require_admin()?;
+        let store = &self.state.store;
+        let student = store.students().find(&id.0).await?;
+        let fields = ConsentFields {
+            granted: body.0.granted,
+            given_by: body.0.given_by.0,
+            notice_version: body.0.notice_version.0,
+        };
+        let recorded = store
+            .students()
+            .record_consent(student.id, &fields, &auth.0.actor())
+            .await?;
+        let mut photos_deleted = 0;
+        if recorded.faces_deleted > 0 {
+            self.state.pipeline.gallery_changed().await;
+            for path in recorded
+                .photo_paths
+                .iter()
+                .filter(|p| p.starts_with("enrollment/"))
+            {
+                if remove_data_file(&self.state.config.data_dir, path).await {
+                    photos_deleted += 1;
+                }
+            }
+        }
+        tracing::info!(student = %student.student_number, granted = fields.granted, faces_deleted = recorded.faces_deleted, "consent recorded");
+        Ok(Json(ConsentRecordedOut {
+            student: recorded.student.into(),
+            faces_deleted: recorded.faces_deleted,
+            photos_deleted,
+        }))
+    }
+
+    /// Records a student present by hand (the teacher of that classroom, or an admin): for
+    /// students who opted out of recognition or are not enrolled. The record is approved,
+    /// reviewed by the caller, and has no face crop. 409 when the student already has a
+    /// record in that classroom's session window (review that one instead).
+    #[oai(path = "/attendance", method = "post")]
+    async fn manual(
+        &self,
+        auth: BearerAuth,
+        body: Json<ManualAttendanceIn>,
+    ) -> ApiResult<Created> {
+        let user = &auth.0;
+        let classroom = body.0.classroom_id.0.trim().to_owned();
+        if normalize_classrooms(std::slice::from_ref(&classroom)).is_err() {
+            return Err(ApiError::invalid(format!(
+                "classroom_id `{classroom}` must be 1-64 of A-Z a-z 0-9 _ -"
+            )));
+        }
+        if !user.scope().allows(&classroom) {
+            return Err(ApiError::forbidden(format!(
+                "classroom `{classroom}` is not one of yours"
+            )));
+        }
+        let store = &self.state.store;
+        let student = store.students().find(body.0.student_id.0.trim()).await?;
+        let now = Utc::now();
+        let at = body.0.timestamp.unwrap_or(now);
+        if at > now + chrono::Duration::minutes(10) {
+            return Err(ApiError::invalid("timestamp is in the future"));
+        }
+        let manual = ManualAttendance {
+            student_id: student.id,
+            classroom_id: classroom,
+            timestamp: at,
+            session_start: session_window_start(at, self.state.config.session_window),
+            notes: body.0.notes.map(Text::into_inner).filter(|n| !n.trim().is_empty()),
+        };
+        let record = store
+            .attendance()
+            .create_manual(&manual, user.user.id, &user.actor())
+            .await?;
+        Ok(Created::Record(Json(record_out(record))))
+    }
+}
