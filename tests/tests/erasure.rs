@@ -33,6 +33,19 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Sends `photo` as a camera frame of `cam-1` in `room-1`; the records it made.
+/// `GET /api/students/{NUMBER}/export` as the admin.
+async fn export_of_the_student(base: &str, token: &str) -> cavs_tests::http::HttpAnswer {
+    call(
+        base,
+        "GET",
+        &format!("/api/students/{NUMBER}/export"),
+        token,
+        None,
+    )
+    .await
+    .expect("export")
+}
+
 async fn capture(hub: &TestHub, photo: &Path) -> Vec<uuid::Uuid> {
     let outcome = cavs_api::Pipeline::capture(
         &hub.hub.pipeline,
@@ -131,15 +144,7 @@ async fn an_erased_student_leaves_nothing_behind_and_their_export_held_everythin
     assert_eq!(review.status, 200, "{review:?}");
 
     // The export holds the profile, the face, the record and its review.
-    let export = call(
-        &base,
-        "GET",
-        &format!("/api/students/{NUMBER}/export"),
-        &token,
-        None,
-    )
-    .await
-    .expect("export");
+    let export = export_of_the_student(&base, &token).await;
     assert_eq!(export.status, 200, "{export:?}");
     let doc = &export.json;
     assert_eq!(doc["student"]["full_name"], NAME);
@@ -229,15 +234,7 @@ async fn an_erased_student_leaves_nothing_behind_and_their_export_held_everythin
         everything.contains("\"erase\""),
         "the erasure itself is audited"
     );
-    let again = call(
-        &base,
-        "GET",
-        &format!("/api/students/{NUMBER}/export"),
-        &token,
-        None,
-    )
-    .await
-    .expect("export");
+    let again = export_of_the_student(&base, &token).await;
     assert_eq!(again.status, 404, "{again:?}");
 
     // A new frame of them is an unknown face; the other student is still recognised.
