@@ -17,8 +17,8 @@ use crate::attendance::{AttendanceOut, record_out};
 use crate::audit::AuditOut;
 use crate::auth::BearerAuth;
 use crate::consent::ConsentOut;
-use crate::retention::remove_data_file;
 use crate::error::ApiResult;
+use crate::retention::remove_data_file;
 use crate::students::{FaceOut, StudentOut};
 use crate::tags::ApiTags;
 

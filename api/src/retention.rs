@@ -5,10 +5,10 @@
 use std::fmt;
 use std::path::{Component, Path};
 
-use chrono::{DateTime, Utc};
 use cavs_models::Actor;
 use cavs_models::retention::RetentionPolicy;
 use cavs_models::store::{Purge, Store, StoreError};
+use chrono::{DateTime, Utc};
 
 /// What one purge did.
 #[derive(Debug, Clone, PartialEq)]

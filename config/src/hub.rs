@@ -297,7 +297,10 @@ impl Settings for HubSettings {
             ),
             ("mqtt_max_connections", self.mqtt_max_connections as u64),
             ("crop_retention_days", u64::from(self.crop_retention_days)),
-            ("record_retention_days", u64::from(self.record_retention_days)),
+            (
+                "record_retention_days",
+                u64::from(self.record_retention_days),
+            ),
             (
                 "embedding_retention_days",
                 u64::from(self.embedding_retention_days),

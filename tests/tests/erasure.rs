@@ -33,6 +33,19 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Sends `photo` as a camera frame of `cam-1` in `room-1`; the records it made.
+/// `GET /api/students/{NUMBER}/export` as the admin.
+async fn export_of_the_student(base: &str, token: &str) -> cavs_tests::http::HttpAnswer {
+    call(
+        base,
+        "GET",
+        &format!("/api/students/{NUMBER}/export"),
+        token,
+        None,
+    )
+    .await
+    .expect("export")
+}
+
 async fn capture(hub: &TestHub, photo: &Path) -> Vec<uuid::Uuid> {
     let outcome = cavs_api::Pipeline::capture(
         &hub.hub.pipeline,
@@ -88,13 +101,16 @@ async fn an_erased_student_leaves_nothing_behind_and_their_export_held_everythin
         .record_consent(erin.id, &cavs_tests::test_consent(), &Actor::System)
         .await
         .expect("consent");
-    let upload = std::process::Command::new("curl")
-        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+    // curl runs off the test's thread: the hub answers on this same (single-threaded) runtime.
+    let mut curl = std::process::Command::new("curl");
+    curl.args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
         .arg(format!("Authorization: Bearer {token}"))
         .arg("-F")
         .arg(format!("photos=@{}", dev.join("obama/obama.jpg").display()))
-        .arg(format!("{base}/api/students/{}/photos", erin.id))
-        .output()
+        .arg(format!("{base}/api/students/{}/photos", erin.id));
+    let upload = tokio::task::spawn_blocking(move || curl.output())
+        .await
+        .expect("curl task")
         .expect("curl runs (README set-up)");
     assert_eq!(String::from_utf8_lossy(&upload.stdout), "201", "{upload:?}");
     let keep = hub
@@ -134,15 +150,7 @@ async fn an_erased_student_leaves_nothing_behind_and_their_export_held_everythin
     assert_eq!(review.status, 200, "{review:?}");
 
     // The export holds the profile, the face, the record and its review.
-    let export = call(
-        &base,
-        "GET",
-        &format!("/api/students/{NUMBER}/export"),
-        &token,
-        None,
-    )
-    .await
-    .expect("export");
+    let export = export_of_the_student(&base, &token).await;
     assert_eq!(export.status, 200, "{export:?}");
     let doc = &export.json;
     assert_eq!(doc["student"]["full_name"], NAME);
@@ -157,7 +165,10 @@ async fn an_erased_student_leaves_nothing_behind_and_their_export_held_everythin
         .filter_map(|e| e["action"].as_str())
         .collect();
     assert!(actions.contains(&"review"), "{actions:?}");
-    assert!(doc.to_string().contains(NOTE), "the review note is exported");
+    assert!(
+        doc.to_string().contains(NOTE),
+        "the review note is exported"
+    );
     assert!(
         !doc.to_string().contains("Joe Biden"),
         "nobody else's data: {doc}"
@@ -202,7 +213,10 @@ async fn an_erased_student_leaves_nothing_behind_and_their_export_held_everythin
         everything.push_str(&serde_json::to_string(&rows).expect("json"));
     }
     for trace in [NAME, NUMBER, NOTE, "Erin"] {
-        assert!(!everything.contains(trace), "`{trace}` remains in the database");
+        assert!(
+            !everything.contains(trace),
+            "`{trace}` remains in the database"
+        );
     }
     assert!(
         !store
@@ -226,15 +240,7 @@ async fn an_erased_student_leaves_nothing_behind_and_their_export_held_everythin
         everything.contains("\"erase\""),
         "the erasure itself is audited"
     );
-    let again = call(
-        &base,
-        "GET",
-        &format!("/api/students/{NUMBER}/export"),
-        &token,
-        None,
-    )
-    .await
-    .expect("export");
+    let again = export_of_the_student(&base, &token).await;
     assert_eq!(again.status, 404, "{again:?}");
 
     // A new frame of them is an unknown face; the other student is still recognised.

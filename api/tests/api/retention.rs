@@ -85,7 +85,12 @@ async fn enroll(store: &Store, dir: &Path, who: Uuid) -> String {
         .expect("consent");
     store
         .faces()
-        .add(who, &vec![0.02; EMBEDDING_LEN], Some(&photo), &Actor::System)
+        .add(
+            who,
+            &vec![0.02; EMBEDDING_LEN],
+            Some(&photo),
+            &Actor::System,
+        )
         .await
         .expect("face");
     photo
@@ -98,7 +103,11 @@ async fn stored_record(store: &Store, id: Uuid) -> Option<serde_json::Value> {
         .await
         .expect("rows")
         .into_iter()
-        .find(|row| row["id"].as_str().is_some_and(|s| s.contains(&id.to_string())))
+        .find(|row| {
+            row["id"]
+                .as_str()
+                .is_some_and(|s| s.contains(&id.to_string()))
+        })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -141,7 +150,10 @@ async fn the_retention_schedule_expires_crops_records_unknown_faces_and_enrollme
     for crop in [&old_crop, &named_crop, &unknown_crop] {
         assert!(dir.join(crop).exists(), "a dry run deletes no file: {crop}");
     }
-    assert!(stored_record(&store, old).await.is_some(), "a dry run deletes no record");
+    assert!(
+        stored_record(&store, old).await.is_some(),
+        "a dry run deletes no record"
+    );
 
     let applied = purge(&store, dir, &POLICY, later, false, &Actor::System)
         .await
@@ -155,10 +167,21 @@ async fn the_retention_schedule_expires_crops_records_unknown_faces_and_enrollme
         (1, 1, 1)
     );
     assert_eq!(applied.files_deleted, 3);
-    assert!(stored_record(&store, old).await.is_none(), "expired record deleted");
-    assert!(stored_record(&store, unknown).await.is_none(), "expired unknown face deleted");
-    let kept = stored_record(&store, named).await.expect("the record stays");
-    assert!(kept.get("captured_image_path").is_none_or(|v| v.is_null()), "{kept}");
+    assert!(
+        stored_record(&store, old).await.is_none(),
+        "expired record deleted"
+    );
+    assert!(
+        stored_record(&store, unknown).await.is_none(),
+        "expired unknown face deleted"
+    );
+    let kept = stored_record(&store, named)
+        .await
+        .expect("the record stays");
+    assert!(
+        kept.get("captured_image_path").is_none_or(|v| v.is_null()),
+        "{kept}"
+    );
     assert!(kept.get("descriptor").is_none_or(|v| v.is_null()), "{kept}");
     assert_eq!(kept["review_status"], "pending");
     let untouched = stored_record(&store, recent).await.expect("recent stays");
@@ -166,7 +189,10 @@ async fn the_retention_schedule_expires_crops_records_unknown_faces_and_enrollme
     for crop in [&old_crop, &named_crop, &unknown_crop] {
         assert!(!dir.join(crop).exists(), "expired crop deleted: {crop}");
     }
-    assert!(dir.join(&recent_crop).exists(), "a crop within retention stays");
+    assert!(
+        dir.join(&recent_crop).exists(),
+        "a crop within retention stays"
+    );
     let audit = store
         .audit()
         .list(
@@ -195,9 +221,26 @@ async fn the_retention_schedule_expires_crops_records_unknown_faces_and_enrollme
         (applied.purge.students_expired, applied.purge.faces_deleted),
         (2, 2)
     );
-    assert!(store.faces().for_student(ana).await.expect("faces").is_empty());
-    assert!(store.faces().for_student(ben).await.expect("faces").is_empty());
-    assert_eq!(store.faces().for_student(cleo).await.expect("faces").len(), 1);
+    assert!(
+        store
+            .faces()
+            .for_student(ana)
+            .await
+            .expect("faces")
+            .is_empty()
+    );
+    assert!(
+        store
+            .faces()
+            .for_student(ben)
+            .await
+            .expect("faces")
+            .is_empty()
+    );
+    assert_eq!(
+        store.faces().for_student(cleo).await.expect("faces").len(),
+        1
+    );
     assert!(!dir.join(&ana_photo).exists() && !dir.join(&ben_photo).exists());
     assert!(dir.join(&cleo_photo).exists() && dir.join(&cleo_crop).exists());
     // Students themselves stay (their records may still be within the record retention).

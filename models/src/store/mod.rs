@@ -186,8 +186,8 @@ impl Store {
         if !TABLES.contains(&table) {
             return Err(StoreError::Invalid(format!("no table `{table}`")));
         }
-        let mut response = query::run(&self.db, format!("SELECT * FROM {table};"), Vars::new())
-            .await?;
+        let mut response =
+            query::run(&self.db, format!("SELECT * FROM {table};"), Vars::new()).await?;
         query::rows(&mut response, 0, table)
     }
 }

@@ -41,10 +41,7 @@ pub struct Purge {
 impl Purge {
     /// True when the purge found nothing expired.
     pub fn is_empty(&self) -> bool {
-        self.records_deleted
-            + self.unknown_faces_deleted
-            + self.crops_expired
-            + self.faces_deleted
+        self.records_deleted + self.unknown_faces_deleted + self.crops_expired + self.faces_deleted
             == 0
     }
 }
