@@ -11,6 +11,7 @@ use cavs_models::{AttendanceFilter, AttendanceRecord, ReviewStatus};
 use crate::ApiState;
 use crate::auth::BearerAuth;
 use crate::error::{ApiError, ApiResult};
+use crate::manual_attendance::{self, ManualAttendanceIn, ManualCreated};
 use crate::pagination::{Paging, page_type};
 use crate::photos;
 use crate::tags::ApiTags;
@@ -197,6 +198,20 @@ impl AttendanceApi {
 
 #[OpenApi(tag = "ApiTags::Attendance")]
 impl AttendanceApi {
+    /// Records a student present by hand (the teacher of that classroom, or an admin): for
+    /// students who opted out of recognition or are not enrolled. The record is approved,
+    /// reviewed by the caller, and has no face crop. 409 when the student already has a
+    /// record in that classroom's session window (review that one instead).
+    #[oai(path = "/attendance", method = "post")]
+    async fn manual(
+        &self,
+        auth: BearerAuth,
+        body: Json<ManualAttendanceIn>,
+    ) -> ApiResult<ManualCreated> {
+        let record = manual_attendance::record(&self.state, &auth.0, body.0).await?;
+        Ok(ManualCreated::Record(Json(record)))
+    }
+
     /// Records waiting for review, newest first.
     #[allow(clippy::too_many_arguments)]
     #[oai(path = "/attendance/pending", method = "get")]

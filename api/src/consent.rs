@@ -1,21 +1,19 @@
 //! Consent to face recognition (GDPR Art. 9(2)(a)): `POST /api/students/{id}/consent` records a
 //! decision (a withdrawal deletes the student's enrolled faces and photos at once and the live
-//! gallery forgets them), and `POST /api/attendance` records attendance by hand for students
-//! who are not recognised by camera (opted out, or not enrolled).
+//! gallery forgets them). Students without consent are marked present by hand
+//! ([`crate::manual_attendance`]).
 
 use chrono::{DateTime, Utc};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
-use cavs_models::scope::normalize_classrooms;
-use cavs_models::{Consent, ConsentFields, ManualAttendance, session_window_start};
+use cavs_models::{Consent, ConsentFields};
 
 use crate::ApiState;
-use crate::attendance::{AttendanceOut, record_out};
 use crate::auth::BearerAuth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::retention::remove_data_file;
 use crate::students::StudentOut;
 use crate::tags::ApiTags;
@@ -74,29 +72,6 @@ pub struct ConsentRecordedOut {
     pub photos_deleted: u64,
 }
 
-/// Attendance taken by hand.
-#[derive(Debug, Object)]
-pub struct ManualAttendanceIn {
-    /// The student (record id or student number).
-    #[oai(validator(min_length = 1, max_length = 64))]
-    pub student_id: Text,
-    /// The classroom (one of the caller's, for a teacher).
-    #[oai(validator(min_length = 1, max_length = 64))]
-    pub classroom_id: Text,
-    /// When the student was present (default: now); at most 10 minutes ahead.
-    pub timestamp: Option<DateTime<Utc>>,
-    /// A note (e.g. "opted out of recognition").
-    #[oai(validator(max_length = 2000))]
-    pub notes: Option<Text>,
-}
-
-#[derive(ApiResponse)]
-enum Created {
-    /// The record, approved and reviewed by the caller.
-    #[oai(status = 201)]
-    Record(Json<AttendanceOut>),
-}
-
 pub(crate) struct ConsentApi {
     state: ApiState,
 }
@@ -152,48 +127,5 @@ impl ConsentApi {
             faces_deleted: recorded.faces_deleted,
             photos_deleted,
         }))
-    }
-
-    /// Records a student present by hand (the teacher of that classroom, or an admin): for
-    /// students who opted out of recognition or are not enrolled. The record is approved,
-    /// reviewed by the caller, and has no face crop. 409 when the student already has a
-    /// record in that classroom's session window (review that one instead).
-    #[oai(path = "/attendance", method = "post")]
-    async fn manual(
-        &self,
-        auth: BearerAuth,
-        body: Json<ManualAttendanceIn>,
-    ) -> ApiResult<Created> {
-        let user = &auth.0;
-        let classroom = body.0.classroom_id.0.trim().to_owned();
-        if normalize_classrooms(std::slice::from_ref(&classroom)).is_err() {
-            return Err(ApiError::invalid(format!(
-                "classroom_id `{classroom}` must be 1-64 of A-Z a-z 0-9 _ -"
-            )));
-        }
-        if !user.scope().allows(&classroom) {
-            return Err(ApiError::forbidden(format!(
-                "classroom `{classroom}` is not one of yours"
-            )));
-        }
-        let store = &self.state.store;
-        let student = store.students().find(body.0.student_id.0.trim()).await?;
-        let now = Utc::now();
-        let at = body.0.timestamp.unwrap_or(now);
-        if at > now + chrono::Duration::minutes(10) {
-            return Err(ApiError::invalid("timestamp is in the future"));
-        }
-        let manual = ManualAttendance {
-            student_id: student.id,
-            classroom_id: classroom,
-            timestamp: at,
-            session_start: session_window_start(at, self.state.config.session_window),
-            notes: body.0.notes.map(Text::into_inner).filter(|n| !n.trim().is_empty()),
-        };
-        let record = store
-            .attendance()
-            .create_manual(&manual, user.user.id, &user.actor())
-            .await?;
-        Ok(Created::Record(Json(record_out(record))))
     }
 }

@@ -394,17 +394,27 @@ mod tests {
         assert_eq!(rows["S3"].full_name, "Kit Harington");
         std::fs::write(&path, "S4,Name,,,notayear\n").unwrap();
         assert!(read_roster(&path).is_err());
-        std::fs::write(&path, "S5,Ada,,,,yes,her mother,v2\nS6,Bo,,,,withdrawn\nS7,Cy\n").unwrap();
+        std::fs::write(
+            &path,
+            "S5,Ada,,,,yes,her mother,v2\nS6,Bo,,,,withdrawn\nS7,Cy\n",
+        )
+        .unwrap();
         let rows = read_roster(&path).unwrap();
         let ada = rows["S5"].consent.as_ref().unwrap();
         assert!(ada.granted);
-        assert_eq!((ada.given_by.as_str(), ada.notice_version.as_str()), ("her mother", "v2"));
+        assert_eq!(
+            (ada.given_by.as_str(), ada.notice_version.as_str()),
+            ("her mother", "v2")
+        );
         let bo = rows["S6"].consent.as_ref().unwrap();
         assert!(!bo.granted);
         assert_eq!(bo.given_by, ROSTER_GIVEN_BY);
         assert_eq!(rows["S7"].consent, None);
         std::fs::write(&path, "student_number,consent\nS8,maybe\n").unwrap();
-        assert!(read_roster(&path).is_err(), "an unclear consent cell is refused");
+        assert!(
+            read_roster(&path).is_err(),
+            "an unclear consent cell is refused"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -24,6 +24,7 @@ mod events;
 mod health;
 pub mod jwt;
 mod limits;
+mod manual_attendance;
 pub mod pagination;
 pub mod photos;
 pub mod retention;

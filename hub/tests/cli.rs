@@ -278,7 +278,9 @@ fn enroll_accepts_tight_id_crops_and_rejects_a_photo_without_a_face() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(
-        stdout.contains("3 consent decision(s) recorded; 4 photo(s): 2 enrolled, 0 already enrolled, 1 rejected"),
+        stdout.contains(
+            "3 consent decision(s) recorded; 4 photo(s): 2 enrolled, 0 already enrolled, 1 rejected"
+        ),
         "{stdout}"
     );
     assert!(

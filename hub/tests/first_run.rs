@@ -177,7 +177,7 @@ fn a_newcomer_creates_the_first_admin_while_the_hub_runs() {
         photos.join("S1").join("id.png"),
     )
     .expect("copy a photo");
-    std::fs::write(photos.join("students.csv"), "S1,Paul Rudd,yes\n").expect("roster");
+    std::fs::write(photos.join("students.csv"), "S1,Paul Rudd,,,,yes\n").expect("roster");
     let (ok, out) = admin_command(
         dir.path(),
         http,

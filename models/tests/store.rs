@@ -106,7 +106,10 @@ async fn data_survives_dropping_and_reopening_the_on_disk_store() {
         .list(&AuditFilter::default(), &PageRequest::default())
         .await
         .expect("audit");
-    assert_eq!(audit.total, 3, "one audit entry per mutation");
+    assert_eq!(
+        audit.total, 4,
+        "one audit entry per mutation (student, consent, face, device)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -767,7 +770,12 @@ async fn only_a_consenting_student_is_enrolled_and_matched_and_withdrawal_delete
     for seed in [0.1, 0.2] {
         store
             .faces()
-            .add(s.id, &embedding(seed), Some("enrollment/x.jpg"), &Actor::System)
+            .add(
+                s.id,
+                &embedding(seed),
+                Some("enrollment/x.jpg"),
+                &Actor::System,
+            )
             .await
             .expect("face with consent");
     }

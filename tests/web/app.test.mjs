@@ -239,13 +239,27 @@ async function main() {
     assert.equal(await row.locator('img[src=x]').count(), 0, 'no element made from the name');
     assert.equal(await page.evaluate(() => window.__cavsXss), undefined, 'no script ran');
 
-    step('export and erase a student');
+    step('record a student\'s consent');
     const malloryId = await row.getAttribute('data-student-id');
+    assert.equal(await row.locator('[data-consent]').getAttribute('data-consent'), 'none', 'no decision yet');
+    await row.locator('[data-action=consent]').click();
+    await page.fill('dialog input[name=given_by]', 'her mother');
+    await page.fill('dialog input[name=notice_version]', 'notice-2026');
+    const consented = page.waitForResponse((r) => r.url().endsWith(`/api/students/${malloryId}/consent`));
+    await page.click('dialog button[type=submit]');
+    assert.equal((await consented).status(), 200, 'POST /api/students/{id}/consent');
+    await page.waitForSelector(`[data-student-id="${malloryId}"] [data-consent="true"]`);
+    const withConsent = await (await fetch(`${base}/api/students/${malloryId}`, { headers: { authorization: `Bearer ${adminToken}` } })).json();
+    assert.equal(withConsent.consent.granted, true);
+    assert.equal(withConsent.consent.given_by, 'her mother');
+
+    step('export and erase a student');
     const download = page.waitForEvent('download');
     await row.locator('[data-action=export]').click();
     const exported = JSON.parse(await readFile(await (await download).path(), 'utf8'));
     assert.equal(exported.student.id, malloryId, 'the export is of that student');
     assert.equal(exported.student.full_name, hostile, 'with their profile');
+    assert.equal(exported.consent_history.length, 1, 'and their consent decision');
     const erased = page.waitForResponse((r) => r.url().endsWith(`/api/students/${malloryId}/erase`));
     await row.locator('[data-action=erase]').click();
     assert.equal((await erased).status(), 200, 'POST /api/students/{id}/erase');

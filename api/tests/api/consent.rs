@@ -21,21 +21,42 @@ async fn photos_need_consent_and_a_withdrawal_deletes_the_faces_at_once() {
     env.upload_photos(&photos, &env.admin, &upload)
         .await
         .assert_problem(409, "consent-required");
-    assert_eq!(env.store.faces().for_student(id.parse().expect("uuid")).await.expect("faces").len(), 0);
+    assert_eq!(
+        env.store
+            .faces()
+            .for_student(id.parse().expect("uuid"))
+            .await
+            .expect("faces")
+            .len(),
+        0
+    );
 
     let consent = format!("/api/students/{id}/consent");
     env.post(&consent, &env.teacher, decision(true))
         .await
         .assert_problem(403, "forbidden");
-    env.post(&consent, &env.admin, json!({ "granted": true, "given_by": "", "notice_version": "v" }))
-        .await
-        .assert_status(422);
+    env.post(
+        &consent,
+        &env.admin,
+        json!({ "granted": true, "given_by": "", "notice_version": "v" }),
+    )
+    .await
+    .assert_problem(400, "malformed-request");
     let granted = env.post(&consent, &env.admin, decision(true)).await;
     granted.assert_status(200);
     assert_eq!(granted.json["student"]["consent"]["granted"], true);
-    assert_eq!(granted.json["student"]["consent"]["given_by"], "Ada's father");
-    assert_eq!(granted.json["student"]["consent"]["notice_version"], "2026-09");
-    assert!(granted.json["student"]["consent"]["recorded_by"].is_string(), "the admin who recorded it");
+    assert_eq!(
+        granted.json["student"]["consent"]["given_by"],
+        "Ada's father"
+    );
+    assert_eq!(
+        granted.json["student"]["consent"]["notice_version"],
+        "2026-09"
+    );
+    assert!(
+        granted.json["student"]["consent"]["recorded_by"].is_string(),
+        "the admin who recorded it"
+    );
     env.upload_photos(&photos, &env.admin, &upload)
         .await
         .assert_status(201);
@@ -53,13 +74,18 @@ async fn photos_need_consent_and_a_withdrawal_deletes_the_faces_at_once() {
     assert_eq!(withdrawn.json["photos_deleted"], 1);
     assert_eq!(withdrawn.json["student"]["face_count"], 0);
     assert_eq!(withdrawn.json["student"]["consent"]["granted"], false);
-    assert!(env.gallery_changes() > changes, "the gallery forgets them at once");
+    assert!(
+        env.gallery_changes() > changes,
+        "the gallery forgets them at once"
+    );
     assert_eq!(std::fs::read_dir(&photo_dir).map_or(0, |d| d.count()), 0);
     env.upload_photos(&photos, &env.admin, &upload)
         .await
         .assert_problem(409, "consent-required");
 
-    let export = env.get(&format!("/api/students/{id}/export"), &env.admin).await;
+    let export = env
+        .get(&format!("/api/students/{id}/export"), &env.admin)
+        .await;
     export.assert_status(200);
     let history: Vec<bool> = export.json["consent_history"]
         .as_array()
@@ -67,8 +93,14 @@ async fn photos_need_consent_and_a_withdrawal_deletes_the_faces_at_once() {
         .iter()
         .map(|c| c["granted"].as_bool().expect("granted"))
         .collect();
-    assert_eq!(history, vec![true, false], "every decision kept, oldest first");
-    let audit = env.get("/api/audit?action=consent_withdrawn", &env.admin).await;
+    assert_eq!(
+        history,
+        vec![true, false],
+        "every decision kept, oldest first"
+    );
+    let audit = env
+        .get("/api/audit?action=consent_withdrawn", &env.admin)
+        .await;
     assert_eq!(audit.json["total"], 1);
 }
 
@@ -90,9 +122,7 @@ async fn a_teacher_marks_a_student_present_by_hand_once_per_session_in_their_cla
     assert_eq!(record["image_url"], serde_json::Value::Null, "no face crop");
     let me = env.get("/api/auth/me", &teacher).await;
     assert_eq!(record["reviewer_id"], me.json["id"]);
-    let listed = env
-        .get("/api/attendance?student_id=M1", &teacher)
-        .await;
+    let listed = env.get("/api/attendance?student_id=M1", &teacher).await;
     assert_eq!(listed.json["total"], 1);
 
     env.post("/api/attendance", &teacher, body.clone())

@@ -105,7 +105,10 @@ async fn enrolls_folders_creates_students_and_reports_rejections() {
     assert_eq!(again.faces_added, 0);
     assert_eq!(again.already_enrolled, 3);
     assert_eq!(again.students_created, 0);
-    assert_eq!(again.consents_recorded, 0, "an unchanged decision is not recorded again");
+    assert_eq!(
+        again.consents_recorded, 0,
+        "an unchanged decision is not recorded again"
+    );
     let biden = env.store.students().find("S400").await.unwrap();
     assert_eq!(biden.face_count, 0);
     assert_eq!(biden.consent.map(|c| c.granted), Some(false));
