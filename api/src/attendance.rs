@@ -410,7 +410,12 @@ impl AttendanceApi {
             .as_deref()
             .and_then(|p| photos::resolve_under(&self.state.config.data_dir, p))
             .ok_or_else(missing)?;
-        let bytes = tokio::fs::read(&path).await.map_err(|_| missing())?;
+        let sealed = tokio::fs::read(&path).await.map_err(|_| missing())?;
+        // Crops are sealed at rest; one that no key opens is logged and answered as missing.
+        let bytes = self.state.config.sealer.open(&sealed).map_err(|error| {
+            tracing::warn!(%error, record = %id, "cannot open a sealed face crop");
+            missing()
+        })?;
         Ok(ImageResponse::Jpeg(Binary(bytes)))
     }
 }

@@ -22,4 +22,6 @@ pub struct ApiConfig {
     /// The attendance session window (records taken by hand count once per window, like the
     /// cameras' records).
     pub session_window: chrono::Duration,
+    /// Seals the face files the API writes (enrollment photos) and opens those it serves.
+    pub sealer: std::sync::Arc<cavs_models::sealing::Sealer>,
 }

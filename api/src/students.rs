@@ -436,9 +436,14 @@ impl StudentsApi {
             let ext = kind.map_or("bin", |k| k.extension());
             let file = format!("{}.{ext}", Uuid::now_v7());
             let relative = format!("enrollment/{}/{file}", student.id);
-            let stored = match tokio::fs::create_dir_all(&dir).await {
-                Ok(()) => tokio::fs::write(dir.join(&file), &bytes).await,
-                Err(e) => Err(e),
+            // Sealed at rest, like the crops.
+            let stored = match (
+                tokio::fs::create_dir_all(&dir).await,
+                self.state.config.sealer.seal(&bytes),
+            ) {
+                (Ok(()), Ok(sealed)) => tokio::fs::write(dir.join(&file), &sealed).await,
+                (Err(e), _) => Err(e),
+                (_, Err(e)) => Err(std::io::Error::other(e)),
             };
             let source_path = match stored {
                 Ok(()) => Some(relative),

@@ -106,6 +106,10 @@ pub struct HubSettings {
     pub heartbeat_secs: u32,
     /// A device that misses this many heartbeats is marked stale.
     pub stale_after_missed_heartbeats: u32,
+    /// The key (64 hex digits) that encrypts face files at rest; unset: generated once into
+    /// `{data_dir}/data_key`.
+    #[serde(deserialize_with = "lenient::secret")]
+    pub data_key: Option<SecretString>,
     /// Days face crops, their descriptors and unknown faces are kept (the daily purge).
     pub crop_retention_days: u32,
     /// Days attendance records are kept.
@@ -148,6 +152,7 @@ impl Default for HubSettings {
             device_max_fps: 5.0,
             heartbeat_secs: 30,
             stale_after_missed_heartbeats: 3,
+            data_key: None,
             crop_retention_days: 30,
             record_retention_days: 365,
             embedding_retention_days: 3 * 365,
@@ -219,6 +224,7 @@ impl Settings for HubSettings {
         "device_max_fps",
         "heartbeat_secs",
         "stale_after_missed_heartbeats",
+        "data_key",
         "crop_retention_days",
         "record_retention_days",
         "embedding_retention_days",
@@ -266,6 +272,18 @@ impl Settings for HubSettings {
                     "secret_key",
                     format!("({len} bytes)"),
                     "must be at least 32 bytes (e.g. `openssl rand -hex 32`); leave it unset to have one generated in the data dir",
+                ));
+            }
+        }
+        if let Some(key) = &self.data_key {
+            use secrecy::ExposeSecret;
+            let key = key.expose_secret().trim();
+            if key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
+                // The value itself is never echoed.
+                return Err(invalid(
+                    "data_key",
+                    format!("({} characters)", key.len()),
+                    "must be 64 hex digits (256 bits, e.g. `openssl rand -hex 32`); leave it unset to have one generated in the data dir",
                 ));
             }
         }

@@ -44,6 +44,10 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Replace the key that encrypts face files at rest (crops, enrollment photos) with a new
+    /// one and re-seal every file with it. The hub must be stopped; an interrupted rotation is
+    /// finished by the next run or start.
+    RotateKey,
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -119,6 +123,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "database {} at schema version {version}",
                 settings.database_url()
+            );
+            Ok(())
+        }
+        Command::RotateKey => {
+            #[cfg(unix)]
+            if tokio::net::UnixStream::connect(cavs_hub::control::socket_path(&settings.data_dir))
+                .await
+                .is_ok()
+            {
+                bail!("a hub is running on this data dir: stop it, then run `cavs-hub rotate-key`");
+            }
+            let (pass, key_id) =
+                cavs_hub::at_rest::rotate(settings.data_key.as_ref(), &settings.data_dir)?;
+            println!(
+                "data key rotated (new key id {key_id}): {} file(s) re-sealed, {} sealed for the first time",
+                pass.resealed, pass.sealed
             );
             Ok(())
         }

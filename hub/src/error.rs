@@ -17,6 +17,9 @@ pub enum HubError {
     /// The JWT key could not be loaded.
     #[error(transparent)]
     Secret(#[from] crate::secret::SecretError),
+    /// The data key (encryption at rest) could not be loaded.
+    #[error(transparent)]
+    DataKey(#[from] crate::at_rest::AtRestError),
     /// The TLS certificate or key cannot be used.
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),

@@ -2,6 +2,7 @@
 //! serves the REST API. The `cavs-hub` binary is a thin CLI over [`start`]; tests start the
 //! hub in-process with the same function.
 
+pub mod at_rest;
 pub mod broker;
 pub mod cert;
 pub mod control;
@@ -97,7 +98,13 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     };
     let auth = broker::BrokerAuth::new(store.clone(), tokio::runtime::Handle::current());
     let broker = broker::start(&settings, auth, tls.as_ref())?;
-    let pipeline = pipeline::HubPipeline::start(&settings, store.clone(), broker).await?;
+    let sealer = Arc::new(at_rest::load_sealer(
+        settings.data_key.as_ref(),
+        &settings.data_dir,
+    )?);
+    seal_existing_files(&settings.data_dir, &sealer).await?;
+    let pipeline =
+        pipeline::HubPipeline::start(&settings, store.clone(), broker, Arc::clone(&sealer)).await?;
     let metrics = Arc::clone(&pipeline.parts().metrics);
     let first_run = first_run_code(&store).await?;
 
@@ -112,6 +119,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
             cors_allowed_origins: settings.cors_allowed_origins.clone(),
             data_dir: settings.data_dir.clone(),
             session_window: chrono::Duration::minutes(i64::from(settings.session_window_minutes)),
+            sealer,
         }),
         events: pipeline.parts().events.clone(),
         first_run: first_run.0.clone(),
@@ -166,6 +174,26 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
         #[cfg(unix)]
         control,
     })
+}
+
+/// Seals the face files written before encryption at rest (or under an earlier key, finishing
+/// an interrupted rotation); logged when there was anything to do.
+async fn seal_existing_files(
+    data_dir: &std::path::Path,
+    sealer: &Arc<cavs_models::sealing::Sealer>,
+) -> Result<(), HubError> {
+    let (dir, ring) = (data_dir.to_path_buf(), Arc::clone(sealer));
+    let pass = tokio::task::spawn_blocking(move || {
+        let pass = at_rest::seal_all(&dir, &ring);
+        at_rest::finish_rotation(&dir, &pass).map(|finished| (pass, finished))
+    })
+    .await
+    .map_err(|e| HubError::Thread(std::io::Error::other(e)))?;
+    let (pass, finished) = pass?;
+    if pass.sealed + pass.resealed + pass.failed > 0 || finished {
+        tracing::info!(sealed = pass.sealed, resealed = pass.resealed, failed = pass.failed, rotation_finished = finished, key = %sealer.key_id(), "face files sealed at rest");
+    }
+    Ok(())
 }
 
 /// The first-run page's one-time code and, when one was made (the store has no account),

@@ -179,6 +179,54 @@ fn migrate_and_user_create_work_on_an_on_disk_store() {
 }
 
 #[test]
+fn rotate_key_seals_plain_face_files_with_a_new_key_and_a_bad_configured_key_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let crop = data.join("crops/room-1/2026-12-04/frame-0.jpg");
+    std::fs::create_dir_all(crop.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&crop, [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]).expect("plain crop");
+    let rotate = || {
+        hub(dir.path())
+            .env("CAVS_DATA_DIR", &data)
+            .arg("rotate-key")
+            .output()
+            .expect("runs")
+    };
+    let first = rotate();
+    assert!(first.status.success(), "{first:?}");
+    let text = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        text.contains("0 file(s) re-sealed, 1 sealed for the first time"),
+        "{text}"
+    );
+    let key = std::fs::read_to_string(data.join("data_key")).expect("key kept");
+    assert!(std::fs::read(&crop).expect("crop").starts_with(b"CAVSENC1"));
+    let second = rotate();
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("1 file(s) re-sealed"),
+        "{second:?}"
+    );
+    assert_ne!(
+        std::fs::read_to_string(data.join("data_key")).expect("key"),
+        key,
+        "a new key"
+    );
+    assert!(!data.join("data_key.next").exists());
+
+    let bad = hub(dir.path())
+        .env("CAVS_DATA_DIR", &data)
+        .env("CAVS_DATA_KEY", "too-short")
+        .arg("rotate-key")
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("data_key"),
+        "{bad:?}"
+    );
+}
+
+#[test]
 fn serve_answers_health_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (http, mqtt) = (free_port(), free_port());

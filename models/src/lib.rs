@@ -11,6 +11,8 @@ pub mod pipeline;
 pub mod protocol;
 pub mod retention;
 pub mod scope;
+#[cfg(feature = "store")]
+pub mod sealing;
 pub mod session_window;
 #[cfg(feature = "store")]
 pub mod store;

@@ -138,6 +138,38 @@ async fn an_erased_student_leaves_nothing_behind_and_their_export_held_everythin
         .find(|r| r.id == keeps[0])
         .and_then(|r| r.captured_image_path.clone())
         .expect("crop");
+    // At rest every face file is sealed: no file of the data dir starts like a JPEG or a PNG,
+    // and the API serves the crop opened.
+    let data = hub.data_dir.path();
+    for file in files_below(data) {
+        if !data.join(&file).is_file() {
+            continue; // the admin socket
+        }
+        let head: Vec<u8> = std::fs::read(data.join(&file))
+            .expect("read")
+            .into_iter()
+            .take(8)
+            .collect();
+        assert!(
+            !head.starts_with(&[0xFF, 0xD8, 0xFF]) && !head.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{} is an image in clear",
+            file.display()
+        );
+    }
+    let mut fetch = std::process::Command::new("curl");
+    fetch
+        .args(["-sS", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("{base}/api/attendance/{}/image", erins[0]));
+    let served = tokio::task::spawn_blocking(move || fetch.output())
+        .await
+        .expect("curl task")
+        .expect("curl runs");
+    assert!(
+        served.stdout.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "the crop is served as a JPEG"
+    );
+
     let review = call(
         &base,
         "POST",

@@ -236,12 +236,12 @@ async fn filters_reassign_reject_delete() {
 }
 
 #[tokio::test]
-async fn face_crop_is_served() {
+async fn face_crop_is_served_opened_from_its_sealed_file() {
     let env = Env::new().await;
-    let crops = env.data_dir().join("crops");
-    std::fs::create_dir_all(&crops).unwrap();
     let jpeg = crate::common::photo("obama/obama_small.jpg");
-    std::fs::write(crops.join("a.jpg"), &jpeg).unwrap();
+    env.write_crop("crops/a.jpg", &jpeg);
+    let on_disk = std::fs::read(env.data_dir().join("crops/a.jpg")).unwrap();
+    assert!(!on_disk.starts_with(&[0xFF, 0xD8]), "sealed at rest");
     let rec = record(&env, "cam-1", "room-1", None, 3, Some("crops/a.jpg")).await;
     let listed = env
         .get(&format!("/api/attendance/{rec}"), &env.teacher)
@@ -252,6 +252,12 @@ async fn face_crop_is_served() {
     image.assert_status(200);
     assert_eq!(image.content_type, "image/jpeg");
     assert_eq!(image.bytes, jpeg);
+    // A file that is not sealed (or sealed with another key) is not served.
+    std::fs::write(env.data_dir().join("crops/plain.jpg"), &jpeg).unwrap();
+    let plain = record(&env, "cam-1", "room-1", None, 3, Some("crops/plain.jpg")).await;
+    env.get(&format!("/api/attendance/{plain}/image"), &env.teacher)
+        .await
+        .assert_problem(404, "not-found");
     // A path escaping the data dir is refused.
     let evil = record(&env, "cam-1", "room-1", None, 3, Some("../../etc/passwd")).await;
     env.get(&format!("/api/attendance/{evil}/image"), &env.teacher)

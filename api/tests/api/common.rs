@@ -272,6 +272,13 @@ impl Env {
             cors_allowed_origins: origins,
             data_dir: data_dir.path().to_path_buf(),
             session_window: chrono::Duration::minutes(60),
+            sealer: Arc::new(
+                cavs_models::sealing::Sealer::new(
+                    &cavs_models::sealing::Sealer::random_key().expect("key"),
+                    &[],
+                )
+                .expect("sealer"),
+            ),
         });
         let pipeline = Arc::new(TestPipeline::default());
         let events = cavs_api::RecordEvents::default();
@@ -447,6 +454,14 @@ impl Env {
             .await;
         answer.assert_status(200);
         answer.json["student"].clone()
+    }
+
+    /// Writes a face crop at `relative` under the data dir, sealed as the hub seals crops.
+    pub fn write_crop(&self, relative: &str, plain: &[u8]) {
+        let path = self.data_dir().join(relative);
+        std::fs::create_dir_all(path.parent().expect("crop dir")).expect("crop dir");
+        let sealed = self.config.sealer.seal(plain).expect("sealed");
+        std::fs::write(&path, sealed).expect("crop written");
     }
 
     /// Creates a device as admin; returns its JSON.

@@ -23,9 +23,7 @@ fn face_at(x: f32) -> Vec<f32> {
 async fn unknown(env: &Env, classroom: &str, minute: i64, descriptor: Option<Vec<f32>>) -> Uuid {
     let at = Utc.with_ymd_and_hms(2025, 3, 3, 9, 0, 0).unwrap() + Duration::minutes(minute);
     let crop = format!("crops/{classroom}-{minute}.jpg");
-    let path = env.data_dir().join(&crop);
-    std::fs::create_dir_all(path.parent().expect("crops dir")).expect("crops dir");
-    std::fs::write(&path, b"\xff\xd8\xff\xe0 face crop").expect("crop written");
+    env.write_crop(&crop, b"\xff\xd8\xff\xe0 face crop");
     env.store
         .attendance()
         .create(

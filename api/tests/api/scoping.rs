@@ -14,9 +14,7 @@ use crate::common::Env;
 /// A pending record of `classroom` whose face crop exists on disk.
 async fn record_with_crop(env: &Env, device: &str, classroom: &str) -> Uuid {
     let crop = format!("crops/{device}.jpg");
-    let path = env.data_dir().join(&crop);
-    std::fs::create_dir_all(path.parent().expect("crops dir")).expect("crops dir");
-    std::fs::write(&path, b"\xff\xd8\xff\xe0 face crop").expect("crop written");
+    env.write_crop(&crop, b"\xff\xd8\xff\xe0 face crop");
     let timestamp = Utc.with_ymd_and_hms(2025, 3, 3, 9, 0, 0).unwrap();
     env.store
         .attendance()

@@ -139,6 +139,7 @@ impl HubPipeline {
         settings: &HubSettings,
         store: Store,
         broker: RunningBroker,
+        sealer: Arc<cavs_models::sealing::Sealer>,
     ) -> Result<Self, HubError> {
         let RunningBroker {
             bridge_link,
@@ -177,6 +178,7 @@ impl HubPipeline {
                     settings.session_window_minutes,
                 )),
                 data_dir: settings.data_dir.clone(),
+                sealer,
             },
             Arc::clone(&metrics),
         )

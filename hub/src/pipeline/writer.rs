@@ -40,6 +40,8 @@ pub struct WriterSettings {
     pub session_window: chrono::Duration,
     /// Data directory (crops go under `crops/`).
     pub data_dir: PathBuf,
+    /// Seals every crop before it is written (encryption at rest).
+    pub sealer: Arc<cavs_models::sealing::Sealer>,
 }
 
 /// The AttendanceWriter actor. Frames are written one at a time, in arrival order.
@@ -356,11 +358,18 @@ impl FrameWriter {
             job.frame_id
         );
         let path = self.settings.data_dir.join(&relative);
+        let sealed = match self.settings.sealer.seal(&face.crop_jpeg) {
+            Ok(sealed) => sealed,
+            Err(error) => {
+                tracing::error!(%error, device_id = job.device_id, "could not seal face crop");
+                return None;
+            }
+        };
         let write = async {
             if let Some(dir) = path.parent() {
                 tokio::fs::create_dir_all(dir).await?;
             }
-            tokio::fs::write(&path, &face.crop_jpeg).await
+            tokio::fs::write(&path, &sealed).await
         };
         match write.await {
             Ok(()) => Some(relative),
