@@ -221,11 +221,13 @@ pub fn finish_rotation(data_dir: &Path, pass: &SealPass) -> Result<bool, AtRestE
     Ok(true)
 }
 
-/// `cavs-hub rotate-key` (the hub stopped): a new key, every file sealed with it, then kept.
-pub fn rotate(
+/// The first step of `cavs-hub rotate-key` (the hub stopped): a next key, unless an
+/// interrupted rotation left one. [`load_sealer`] then seals with it; the caller seals every
+/// file ([`seal_all`]) and descriptor with it and calls [`finish_rotation`].
+pub fn begin_rotation(
     configured: Option<&SecretString>,
     data_dir: &Path,
-) -> Result<(SealPass, String), AtRestError> {
+) -> Result<(), AtRestError> {
     if configured.is_some() {
         return Err(AtRestError::ConfiguredKey);
     }
@@ -235,10 +237,7 @@ pub fn rotate(
     if !next_path.exists() {
         write_key(&next_path, &random_key()?)?;
     }
-    let sealer = load_sealer(None, data_dir)?;
-    let pass = seal_all(data_dir, &sealer);
-    finish_rotation(data_dir, &pass)?;
-    Ok((pass, sealer.key_id()))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -288,7 +287,11 @@ mod tests {
         let crop = plain_crop(dir.path());
         let before = load_sealer(None, dir.path()).unwrap();
         seal_all(dir.path(), &before);
-        let (pass, key_id) = rotate(None, dir.path()).unwrap();
+        begin_rotation(None, dir.path()).unwrap();
+        let rotating = load_sealer(None, dir.path()).unwrap();
+        let pass = seal_all(dir.path(), &rotating);
+        assert!(finish_rotation(dir.path(), &pass).unwrap());
+        let key_id = rotating.key_id();
         assert_eq!(pass.resealed, 1);
         assert_ne!(key_id, before.key_id());
         assert!(!dir.path().join(NEXT_DATA_KEY_FILE).exists());
@@ -329,7 +332,7 @@ mod tests {
         assert!(!dir.path().join(DATA_KEY_FILE).exists());
         assert_eq!(sealer.open(&sealer.seal(JPEG).unwrap()).unwrap(), JPEG);
         assert!(matches!(
-            rotate(Some(&key), dir.path()),
+            begin_rotation(Some(&key), dir.path()),
             Err(AtRestError::ConfiguredKey)
         ));
         let bad = SecretString::from("not hex".to_owned());

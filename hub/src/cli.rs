@@ -134,11 +134,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             {
                 bail!("a hub is running on this data dir: stop it, then run `cavs-hub rotate-key`");
             }
-            let (pass, key_id) =
-                cavs_hub::at_rest::rotate(settings.data_key.as_ref(), &settings.data_dir)?;
+            cavs_hub::at_rest::begin_rotation(settings.data_key.as_ref(), &settings.data_dir)?;
+            let (store, sealer) = cavs_hub::open_sealed_store(&settings).await?;
+            let (pass, descriptors) =
+                cavs_hub::seal_at_rest(&settings.data_dir, &sealer, &store).await?;
             println!(
-                "data key rotated (new key id {key_id}): {} file(s) re-sealed, {} sealed for the first time",
-                pass.resealed, pass.sealed
+                "data key rotated (new key id {}): {} file(s) re-sealed, {} sealed for the first time, {descriptors} face descriptor(s) sealed",
+                sealer.key_id(),
+                pass.resealed,
+                pass.sealed
             );
             Ok(())
         }

@@ -78,18 +78,33 @@ impl RunningHub {
     }
 }
 
-/// Opens the database named by the settings (creating the data dir for embedded engines).
+/// Opens the database named by the settings (creating the data dir for embedded engines),
+/// sealing face descriptors with the data key.
 pub async fn open_store(settings: &HubSettings) -> Result<Store, HubError> {
+    Ok(open_sealed_store(settings).await?.0)
+}
+
+/// [`open_store`], and the data key ring that seals face files and descriptors.
+pub async fn open_sealed_store(
+    settings: &HubSettings,
+) -> Result<(Store, Arc<cavs_models::sealing::Sealer>), HubError> {
     std::fs::create_dir_all(&settings.data_dir).map_err(|source| HubError::DataDir {
         path: settings.data_dir.display().to_string(),
         source,
     })?;
-    Ok(Store::open(&settings.database_url()).await?)
+    let sealer = Arc::new(at_rest::load_sealer(
+        settings.data_key.as_ref(),
+        &settings.data_dir,
+    )?);
+    let store = Store::open(&settings.database_url())
+        .await?
+        .with_sealer(Arc::clone(&sealer));
+    Ok((store, sealer))
 }
 
 /// Starts every part of the hub. Must run inside an actix `System` (see `actix::System`).
 pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
-    let store = open_store(&settings).await?;
+    let (store, sealer) = open_sealed_store(&settings).await?;
     let secret_key = secret::load_or_create(settings.secret_key.as_ref(), &settings.data_dir)?;
 
     let tls = match settings.tls_files() {
@@ -98,11 +113,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     };
     let auth = broker::BrokerAuth::new(store.clone(), tokio::runtime::Handle::current());
     let broker = broker::start(&settings, auth, tls.as_ref())?;
-    let sealer = Arc::new(at_rest::load_sealer(
-        settings.data_key.as_ref(),
-        &settings.data_dir,
-    )?);
-    seal_existing_files(&settings.data_dir, &sealer).await?;
+    seal_at_rest(&settings.data_dir, &sealer, &store).await?;
     let pipeline =
         pipeline::HubPipeline::start(&settings, store.clone(), broker, Arc::clone(&sealer)).await?;
     let metrics = Arc::clone(&pipeline.parts().metrics);
@@ -176,24 +187,24 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     })
 }
 
-/// Seals the face files written before encryption at rest (or under an earlier key, finishing
-/// an interrupted rotation); logged when there was anything to do.
-async fn seal_existing_files(
+/// Seals the face files and descriptors written before encryption at rest (or under an
+/// earlier key), then finishes an interrupted rotation; logged when there was anything to do.
+/// Also the body of `cavs-hub rotate-key`, after [`at_rest::begin_rotation`].
+pub async fn seal_at_rest(
     data_dir: &std::path::Path,
     sealer: &Arc<cavs_models::sealing::Sealer>,
-) -> Result<(), HubError> {
+    store: &Store,
+) -> Result<(at_rest::SealPass, u64), HubError> {
     let (dir, ring) = (data_dir.to_path_buf(), Arc::clone(sealer));
-    let pass = tokio::task::spawn_blocking(move || {
-        let pass = at_rest::seal_all(&dir, &ring);
-        at_rest::finish_rotation(&dir, &pass).map(|finished| (pass, finished))
-    })
-    .await
-    .map_err(|e| HubError::Thread(std::io::Error::other(e)))?;
-    let (pass, finished) = pass?;
-    if pass.sealed + pass.resealed + pass.failed > 0 || finished {
-        tracing::info!(sealed = pass.sealed, resealed = pass.resealed, failed = pass.failed, rotation_finished = finished, key = %sealer.key_id(), "face files sealed at rest");
+    let pass = tokio::task::spawn_blocking(move || at_rest::seal_all(&dir, &ring))
+        .await
+        .map_err(|e| HubError::Thread(std::io::Error::other(e)))?;
+    let descriptors = store.seal_descriptors().await?;
+    let finished = at_rest::finish_rotation(data_dir, &pass)?;
+    if pass.sealed + pass.resealed + pass.failed + descriptors > 0 || finished {
+        tracing::info!(sealed = pass.sealed, resealed = pass.resealed, failed = pass.failed, descriptors, rotation_finished = finished, key = %sealer.key_id(), "face data sealed at rest");
     }
-    Ok(())
+    Ok((pass, descriptors))
 }
 
 /// The first-run page's one-time code and, when one was made (the store has no account),

@@ -155,7 +155,7 @@ fn migrate_and_user_create_work_on_an_on_disk_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = hub(dir.path()).arg("migrate").output().expect("runs");
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 4"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema version 5"));
 
     let create = |name: &str| {
         let mut command = hub(dir.path());
@@ -250,7 +250,7 @@ fn serve_answers_health_and_exits_cleanly_on_sigterm() {
     let (status, body) = health.expect("health answered");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"database\":\"ok\""), "{body}");
-    assert!(body.contains("\"schema_version\":4"), "{body}");
+    assert!(body.contains("\"schema_version\":5"), "{body}");
     assert!(body.contains("\"pipeline\":\"ok\""), "{body}");
     assert!(
         dir.path().join("data/secret_key").exists(),

@@ -166,7 +166,7 @@ fn a_newcomer_creates_the_first_admin_while_the_hub_runs() {
     );
     assert!(!ok && out.contains("taken"), "{out}");
     let (ok, out) = admin_command(dir.path(), http, mqtt, &["migrate"], "");
-    assert!(ok && out.contains("schema version 4"), "{out}");
+    assert!(ok && out.contains("schema version 5"), "{out}");
     let photos = dir.path().join("photos");
     std::fs::create_dir_all(photos.join("S1")).expect("mkdir");
     std::fs::copy(
@@ -221,7 +221,7 @@ fn a_newcomer_creates_the_first_admin_while_the_hub_runs() {
     // With the hub stopped the same command opens the store itself.
     let (ok, out) = admin_command(dir.path(), http, mqtt, &["migrate"], "");
     assert!(
-        ok && out.contains("schema version 4") && !out.contains("running hub"),
+        ok && out.contains("schema version 5") && !out.contains("running hub"),
         "{out}"
     );
 }

@@ -823,3 +823,65 @@ async fn only_a_consenting_student_is_enrolled_and_matched_and_withdrawal_delete
         Err(StoreError::Invalid(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn descriptors_are_sealed_with_the_data_key_and_plain_ones_get_sealed() {
+    use cavs_models::sealing::Sealer;
+    use std::sync::Arc;
+    let plain_store = mem().await;
+    let s = plain_store
+        .students()
+        .create(&student("S1", "Ada Lovelace"), &Actor::System)
+        .await
+        .expect("student");
+    grant_consent(&plain_store, s.id).await;
+    // Written without a key (a database from before encryption at rest).
+    plain_store
+        .faces()
+        .add(s.id, &embedding(0.1), None, &Actor::System)
+        .await
+        .expect("plain face");
+    let sealer = Arc::new(Sealer::new(&Sealer::random_key().expect("key"), &[]).expect("ring"));
+    let store = plain_store.with_sealer(Arc::clone(&sealer));
+    assert_eq!(
+        store.faces().all().await.expect("gallery")[0].0.embedding,
+        embedding(0.1),
+        "a plain descriptor still reads"
+    );
+    store
+        .faces()
+        .add(s.id, &embedding(0.2), None, &Actor::System)
+        .await
+        .expect("sealed face");
+    assert_eq!(
+        store.seal_descriptors().await.expect("sealed"),
+        1,
+        "the plain one"
+    );
+    assert_eq!(
+        store.seal_descriptors().await.expect("sealed"),
+        0,
+        "nothing left"
+    );
+    for row in store.table_rows("face").await.expect("rows") {
+        assert!(
+            row["embedding"].is_string(),
+            "sealed at rest: {}",
+            row["embedding"]
+        );
+    }
+    let mut read: Vec<Vec<f32>> = store
+        .faces()
+        .for_student(s.id)
+        .await
+        .expect("faces")
+        .into_iter()
+        .map(|f| f.embedding)
+        .collect();
+    read.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    assert_eq!(
+        read,
+        vec![embedding(0.1), embedding(0.2)],
+        "and open to the same values"
+    );
+}

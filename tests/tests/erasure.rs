@@ -156,6 +156,16 @@ async fn an_erased_student_leaves_nothing_behind_and_their_export_held_everythin
             file.display()
         );
     }
+    // And the descriptors in the database are sealed too.
+    for (table, field) in [("face", "embedding"), ("attendance", "descriptor")] {
+        for row in hub.hub.store.table_rows(table).await.expect("rows") {
+            assert!(
+                row[field].is_string() || row[field].is_null(),
+                "{table}.{field} in clear: {}",
+                row[field]
+            );
+        }
+    }
     let mut fetch = std::process::Command::new("curl");
     fetch
         .args(["-sS", "-H"])

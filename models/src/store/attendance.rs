@@ -7,6 +7,7 @@ use surrealdb::engine::any::Any;
 use uuid::Uuid;
 
 use super::StoreError;
+use super::descriptors::DescriptorCodec;
 use super::query::{self, Vars, de_opt_record, de_record, page_bounds, run};
 use crate::{
     Actor, AttendanceFilter, AttendanceRecord, NewAttendance, NewAudit, Page, PageRequest, Review,
@@ -75,32 +76,15 @@ pub(super) fn check_confidence(confidence: f32, distance: Option<f32>) -> Result
     Ok(())
 }
 
-/// A face descriptor as a query value (unbound, so `NONE`, when absent); `Invalid` unless it
-/// has [`EMBEDDING_LEN`](crate::EMBEDDING_LEN) finite values.
-pub(super) fn descriptor_value(
-    descriptor: Option<&[f32]>,
-) -> Result<Option<serde_json::Value>, StoreError> {
-    match descriptor {
-        None => Ok(None),
-        Some(d) if d.len() == crate::EMBEDDING_LEN && d.iter().all(|v| v.is_finite()) => {
-            Ok(Some(serde_json::json!(d)))
-        }
-        Some(d) => Err(StoreError::Invalid(format!(
-            "a face descriptor needs {} finite values, got {}",
-            crate::EMBEDDING_LEN,
-            d.len()
-        ))),
-    }
-}
-
 /// Repository of `attendance` records.
 pub struct AttendanceRepo<'a> {
     pub(super) db: &'a Surreal<Any>,
+    pub(super) codec: DescriptorCodec<'a>,
 }
 
 impl<'a> AttendanceRepo<'a> {
-    pub(crate) fn new(db: &'a Surreal<Any>) -> Self {
-        AttendanceRepo { db }
+    pub(crate) fn new(db: &'a Surreal<Any>, codec: DescriptorCodec<'a>) -> Self {
+        AttendanceRepo { db, codec }
     }
 
     /// Writes a new record and its audit entry in one transaction.
@@ -150,7 +134,10 @@ impl<'a> AttendanceRepo<'a> {
                 .str("timestamp", rfc3339(new.timestamp))
                 .str("session_start", rfc3339(new.session_start))
                 .str("status", new.review_status.as_str())
-                .opt_json("descriptor", descriptor_value(new.descriptor.as_deref())?)
+                .opt_json(
+                    "descriptor",
+                    self.codec.encode_opt(new.descriptor.as_deref())?,
+                )
                 .audit(&audit),
         )
         .await?;

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::attendance::{AttendanceRepo, RECORD_FIELDS, RecordRow, filter_conditions};
+use super::descriptors::StoredDescriptor;
 use super::query::{self, Vars, run};
 use crate::{AttendanceFilter, AttendanceRecord, ClassroomScope, ReviewStatus};
 
@@ -36,7 +37,7 @@ pub struct UnknownFace {
 struct UnknownRow {
     #[serde(flatten)]
     record: RecordRow,
-    descriptor: Vec<f32>,
+    descriptor: StoredDescriptor,
 }
 
 impl AttendanceRepo<'_> {
@@ -45,7 +46,7 @@ impl AttendanceRepo<'_> {
     pub async fn descriptor(&self, id: Uuid) -> Result<Option<Vec<f32>>, StoreError> {
         #[derive(Deserialize)]
         struct Row {
-            descriptor: Option<Vec<f32>>,
+            descriptor: Option<StoredDescriptor>,
         }
         let mut response = run(
             self.db,
@@ -54,8 +55,10 @@ impl AttendanceRepo<'_> {
         )
         .await?;
         query::one::<Row>(&mut response, 0, "attendance")?
-            .map(|row| row.descriptor)
-            .ok_or_else(|| StoreError::not_found(format!("attendance record {id}")))
+            .ok_or_else(|| StoreError::not_found(format!("attendance record {id}")))?
+            .descriptor
+            .map(|stored| self.codec.decode(stored))
+            .transpose()
     }
 
     /// The newest `limit` pending records without a predicted student that have a descriptor,
@@ -86,12 +89,14 @@ impl AttendanceRepo<'_> {
             vars,
         )
         .await?;
-        Ok(query::rows::<UnknownRow>(&mut response, 0, "attendance")?
+        query::rows::<UnknownRow>(&mut response, 0, "attendance")?
             .into_iter()
-            .map(|row| UnknownFace {
-                record: row.record.into_record(),
-                descriptor: row.descriptor,
+            .map(|row| {
+                Ok(UnknownFace {
+                    record: row.record.into_record(),
+                    descriptor: self.codec.decode(row.descriptor)?,
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -7,8 +7,9 @@ use surrealdb::engine::any::Any;
 use uuid::Uuid;
 
 use super::StoreError;
+use super::descriptors::{DescriptorCodec, StoredDescriptor};
 use super::query::{self, Vars, de_record, run};
-use crate::{Actor, EMBEDDING_LEN, Face, NewAudit};
+use crate::{Actor, Face, NewAudit};
 
 #[derive(Deserialize)]
 struct FaceRow {
@@ -16,31 +17,32 @@ struct FaceRow {
     id: Uuid,
     #[serde(deserialize_with = "de_record")]
     student: Uuid,
-    embedding: Vec<f32>,
+    embedding: StoredDescriptor,
     source_path: Option<String>,
     created_at: DateTime<Utc>,
 }
 
-impl From<FaceRow> for Face {
-    fn from(row: FaceRow) -> Self {
-        Face {
-            id: row.id,
-            student_id: row.student,
-            embedding: row.embedding,
-            source_path: row.source_path,
-            created_at: row.created_at,
-        }
+impl FaceRow {
+    fn into_face(self, codec: &DescriptorCodec<'_>) -> Result<Face, StoreError> {
+        Ok(Face {
+            id: self.id,
+            student_id: self.student,
+            embedding: codec.decode(self.embedding)?,
+            source_path: self.source_path,
+            created_at: self.created_at,
+        })
     }
 }
 
 /// Repository of `face` records.
 pub struct FacesRepo<'a> {
     db: &'a Surreal<Any>,
+    codec: DescriptorCodec<'a>,
 }
 
 impl<'a> FacesRepo<'a> {
-    pub(crate) fn new(db: &'a Surreal<Any>) -> Self {
-        FacesRepo { db }
+    pub(crate) fn new(db: &'a Surreal<Any>, codec: DescriptorCodec<'a>) -> Self {
+        FacesRepo { db, codec }
     }
 
     /// Stores a descriptor for a student; `Invalid` unless it has 128 finite values,
@@ -53,12 +55,7 @@ impl<'a> FacesRepo<'a> {
         source_path: Option<&str>,
         actor: &Actor,
     ) -> Result<Face, StoreError> {
-        if embedding.len() != EMBEDDING_LEN || embedding.iter().any(|v| !v.is_finite()) {
-            return Err(StoreError::Invalid(format!(
-                "a face embedding needs {EMBEDDING_LEN} finite values, got {}",
-                embedding.len()
-            )));
-        }
+        let embedding_json = self.codec.encode(embedding)?;
         let id = Uuid::now_v7();
         let audit = NewAudit::of(
             actor,
@@ -73,15 +70,6 @@ impl<'a> FacesRepo<'a> {
              IF $student.consent_granted != true { THROW 'consent required' };
              CREATE type::record('face', $id) SET student = $student, embedding = $embedding, source_path = $source_path;",
             &audit,
-        );
-        let embedding_json = serde_json::Value::Array(
-            embedding
-                .iter()
-                .map(|v| {
-                    serde_json::Number::from_f64(f64::from(*v))
-                        .map_or(serde_json::Value::Null, serde_json::Value::Number)
-                })
-                .collect(),
         );
         run(
             self.db,
@@ -112,8 +100,8 @@ impl<'a> FacesRepo<'a> {
         )
         .await?;
         query::one::<FaceRow>(&mut response, 0, "face")?
-            .map(Face::from)
-            .ok_or_else(|| StoreError::not_found(format!("face {id}")))
+            .ok_or_else(|| StoreError::not_found(format!("face {id}")))?
+            .into_face(&self.codec)
     }
 
     /// Every descriptor of one student.
@@ -124,10 +112,10 @@ impl<'a> FacesRepo<'a> {
             Vars::new().uuid("student_id", student_id),
         )
         .await?;
-        Ok(query::rows::<FaceRow>(&mut response, 0, "face")?
+        query::rows::<FaceRow>(&mut response, 0, "face")?
             .into_iter()
-            .map(Face::from)
-            .collect())
+            .map(|row| row.into_face(&self.codec))
+            .collect()
     }
 
     /// Every enrolled descriptor of a student whose latest consent decision grants it, with
@@ -145,10 +133,15 @@ impl<'a> FacesRepo<'a> {
             Vars::new(),
         )
         .await?;
-        Ok(query::rows::<Row>(&mut response, 0, "face")?
+        query::rows::<Row>(&mut response, 0, "face")?
             .into_iter()
-            .map(|row| (Face::from(row.face), row.full_name.unwrap_or_default()))
-            .collect())
+            .map(|row| {
+                Ok((
+                    row.face.into_face(&self.codec)?,
+                    row.full_name.unwrap_or_default(),
+                ))
+            })
+            .collect()
     }
 
     /// Deletes one descriptor.

@@ -10,7 +10,8 @@ use surrealdb::engine::any::Any;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::attendance::{RECORD_FIELDS, RecordRow, check_confidence, descriptor_value, rfc3339};
+use super::attendance::{RECORD_FIELDS, RecordRow, check_confidence, rfc3339};
+use super::descriptors::DescriptorCodec;
 use super::query::{self, Vars, record_key, run};
 use crate::{Actor, AttendanceRecord, NewAttendance, NewAudit};
 
@@ -82,11 +83,12 @@ pub enum FrameCommitted {
 /// Repository of `frame` markers.
 pub struct FramesRepo<'a> {
     db: &'a Surreal<Any>,
+    codec: DescriptorCodec<'a>,
 }
 
 impl<'a> FramesRepo<'a> {
-    pub(crate) fn new(db: &'a Surreal<Any>) -> Self {
-        FramesRepo { db }
+    pub(crate) fn new(db: &'a Surreal<Any>, codec: DescriptorCodec<'a>) -> Self {
+        FramesRepo { db, codec }
     }
 
     /// Writes the frame marker and every face's record in one transaction (see the module).
@@ -150,7 +152,7 @@ impl<'a> FramesRepo<'a> {
                         .str(&format!("{p}_status"), new.review_status.as_str())
                         .opt_json(
                             &format!("{p}_descriptor"),
-                            descriptor_value(new.descriptor.as_deref())?,
+                            self.codec.encode_opt(new.descriptor.as_deref())?,
                         )
                         .audit_as(&format!("{p}_audit"), &audit);
                 }
@@ -182,7 +184,7 @@ impl<'a> FramesRepo<'a> {
                         .opt_str(&format!("{p}_image"), image_path.clone())
                         .opt_json(
                             &format!("{p}_descriptor"),
-                            descriptor_value(descriptor.as_deref())?,
+                            self.codec.encode_opt(descriptor.as_deref())?,
                         );
                 }
             }

@@ -11,6 +11,7 @@
 mod attendance;
 mod audit;
 mod consent;
+mod descriptors;
 mod devices;
 mod erasure;
 mod error;
@@ -56,6 +57,8 @@ const DATABASE: &str = "cavs";
 #[derive(Clone)]
 pub struct Store {
     db: Surreal<Any>,
+    /// Seals face descriptors (none: stored plain, e.g. in tests).
+    sealer: Option<std::sync::Arc<crate::sealing::Sealer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -86,7 +89,7 @@ impl Store {
             .use_db(DATABASE)
             .await
             .map_err(StoreError::storage)?;
-        let store = Store { db };
+        let store = Store { db, sealer: None };
         store.migrate().await?;
         Ok(store)
     }
@@ -140,6 +143,17 @@ impl Store {
             .map_err(StoreError::storage)
     }
 
+    /// This store with face descriptors sealed by `sealer` from now on (encryption at rest);
+    /// plain ones already stored stay readable until [`Store::seal_descriptors`] seals them.
+    pub fn with_sealer(mut self, sealer: std::sync::Arc<crate::sealing::Sealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    fn codec(&self) -> descriptors::DescriptorCodec<'_> {
+        descriptors::DescriptorCodec::new(self.sealer.as_deref())
+    }
+
     /// Users.
     pub fn users(&self) -> UsersRepo<'_> {
         UsersRepo::new(&self.db)
@@ -152,7 +166,7 @@ impl Store {
 
     /// Face descriptors.
     pub fn faces(&self) -> FacesRepo<'_> {
-        FacesRepo::new(&self.db)
+        FacesRepo::new(&self.db, self.codec())
     }
 
     /// Devices.
@@ -162,12 +176,12 @@ impl Store {
 
     /// Attendance records.
     pub fn attendance(&self) -> AttendanceRepo<'_> {
-        AttendanceRepo::new(&self.db)
+        AttendanceRepo::new(&self.db, self.codec())
     }
 
     /// Processed frames: one transaction per frame, de-duplicated by frame id.
     pub fn frames(&self) -> FramesRepo<'_> {
-        FramesRepo::new(&self.db)
+        FramesRepo::new(&self.db, self.codec())
     }
 
     /// Audit log.

@@ -1,7 +1,7 @@
 //! The SurrealQL schema, applied idempotently (`DEFINE ... OVERWRITE`) every time the store opens.
 
 /// Version of [`SCHEMA`]; recorded in `meta:schema` so an older hub refuses a newer database.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Every table, field and index. Tables are schemafull: unknown fields are refused.
 pub const SCHEMA: &str = r#"
@@ -40,7 +40,7 @@ DEFINE INDEX OVERWRITE consent_student ON consent FIELDS student;
 
 DEFINE TABLE OVERWRITE face SCHEMAFULL;
 DEFINE FIELD OVERWRITE student ON face TYPE record<student>;
-DEFINE FIELD OVERWRITE embedding ON face TYPE array<float, 128>;
+DEFINE FIELD OVERWRITE embedding ON face TYPE string | array<float, 128>;
 DEFINE FIELD OVERWRITE source_path ON face TYPE option<string>;
 DEFINE FIELD OVERWRITE created_at ON face TYPE datetime DEFAULT time::now();
 DEFINE INDEX OVERWRITE face_student ON face FIELDS student;
@@ -72,7 +72,7 @@ DEFINE FIELD OVERWRITE review_status ON attendance TYPE string ASSERT $value IN 
 DEFINE FIELD OVERWRITE reviewer ON attendance TYPE option<record<user>>;
 DEFINE FIELD OVERWRITE review_timestamp ON attendance TYPE option<datetime>;
 DEFINE FIELD OVERWRITE notes ON attendance TYPE option<string>;
-DEFINE FIELD OVERWRITE descriptor ON attendance TYPE option<array<float>>;
+DEFINE FIELD OVERWRITE descriptor ON attendance TYPE option<string | array<float>>;
 DEFINE INDEX OVERWRITE attendance_session ON attendance FIELDS classroom_id, predicted_student, session_start;
 DEFINE INDEX OVERWRITE attendance_status ON attendance FIELDS review_status;
 DEFINE INDEX OVERWRITE attendance_timestamp ON attendance FIELDS timestamp;
