@@ -14,7 +14,7 @@ use cavs_models::{Consent, ConsentFields};
 use crate::ApiState;
 use crate::auth::BearerAuth;
 use crate::error::ApiResult;
-use crate::retention::remove_data_file;
+use crate::retention::remove_enrollment_dir;
 use crate::students::StudentOut;
 use crate::tags::ApiTags;
 use crate::text::Text;
@@ -109,17 +109,12 @@ impl ConsentApi {
             .record_consent(student.id, &fields, &auth.0.actor())
             .await?;
         let mut photos_deleted = 0;
-        if recorded.faces_deleted > 0 {
-            self.state.pipeline.gallery_changed().await;
-            for path in recorded
-                .photo_paths
-                .iter()
-                .filter(|p| p.starts_with("enrollment/"))
-            {
-                if remove_data_file(&self.state.config.data_dir, path).await {
-                    photos_deleted += 1;
-                }
+        if !fields.granted {
+            if recorded.faces_deleted > 0 {
+                self.state.pipeline.gallery_changed().await;
             }
+            // Every photo of theirs goes, also any a refused upload left behind.
+            photos_deleted = remove_enrollment_dir(&self.state.config.data_dir, student.id).await;
         }
         tracing::info!(student = %student.student_number, granted = fields.granted, faces_deleted = recorded.faces_deleted, "consent recorded");
         Ok(Json(ConsentRecordedOut {

@@ -18,7 +18,7 @@ use crate::audit::AuditOut;
 use crate::auth::BearerAuth;
 use crate::consent::ConsentOut;
 use crate::error::ApiResult;
-use crate::retention::remove_data_file;
+use crate::retention::{remove_data_file, remove_enrollment_dir};
 use crate::students::{FaceOut, StudentOut};
 use crate::tags::ApiTags;
 
@@ -75,30 +75,6 @@ impl DataRightsApi {
     pub(crate) fn new(state: ApiState) -> Self {
         DataRightsApi { state }
     }
-
-    /// Deletes the student's enrollment folder; answers how many files it held.
-    async fn remove_enrollment_dir(&self, student_id: Uuid) -> u64 {
-        let dir = self
-            .state
-            .config
-            .data_dir
-            .join("enrollment")
-            .join(student_id.to_string());
-        let mut files = 0;
-        if let Ok(mut entries) = tokio::fs::read_dir(&dir).await {
-            while let Ok(Some(entry)) = entries.next_entry().await {
-                if entry.file_type().await.is_ok_and(|t| t.is_file()) {
-                    files += 1;
-                }
-            }
-        }
-        if let Err(error) = tokio::fs::remove_dir_all(&dir).await
-            && error.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(%error, dir = %dir.display(), "cannot remove enrollment photos");
-        }
-        files
-    }
 }
 
 #[OpenApi(tag = "ApiTags::Students")]
@@ -128,7 +104,7 @@ impl DataRightsApi {
                 crops_deleted += 1;
             }
         }
-        let photos_deleted = self.remove_enrollment_dir(student.id).await;
+        let photos_deleted = remove_enrollment_dir(&self.state.config.data_dir, student.id).await;
         tracing::info!(student = %student.id, records = erasure.records_deleted + late.len() as u64, "student erased");
         Ok(Json(ErasureReport {
             student_id: student.id,

@@ -86,3 +86,23 @@ pub async fn remove_data_file(data_dir: &Path, relative: &str) -> bool {
         }
     }
 }
+
+/// Deletes the enrollment folder of `student_id` under `data_dir` (every photo of theirs, also
+/// one written by an upload that the store then refused); answers how many files it held.
+pub async fn remove_enrollment_dir(data_dir: &Path, student_id: uuid::Uuid) -> u64 {
+    let dir = data_dir.join("enrollment").join(student_id.to_string());
+    let mut files = 0;
+    if let Ok(mut entries) = tokio::fs::read_dir(&dir).await {
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            if entry.file_type().await.is_ok_and(|t| t.is_file()) {
+                files += 1;
+            }
+        }
+    }
+    if let Err(error) = tokio::fs::remove_dir_all(&dir).await
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(%error, dir = %dir.display(), "cannot remove enrollment photos");
+    }
+    files
+}

@@ -141,32 +141,71 @@ pub fn load_sealer(
     }
 }
 
-/// Every file below the sealed folders of `data_dir`.
-fn sealed_files(data_dir: &Path) -> Vec<PathBuf> {
+/// Every file below the sealed folders of `data_dir`, and how many entries could not be
+/// looked at (an unreadable folder, a symlink or other non-regular entry): those count as
+/// failures, so a rotation never finishes without them. Leftover temporary files of an
+/// interrupted pass are removed (the file they were replacing is still whole).
+fn sealed_files(data_dir: &Path) -> (Vec<PathBuf>, u64) {
     let mut files = Vec::new();
+    let mut problems = 0;
     let mut stack: Vec<PathBuf> = SEALED_DIRS.iter().map(|d| data_dir.join(d)).collect();
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => {
+                tracing::warn!(%error, dir = %dir.display(), "cannot read a folder of face files");
+                problems += 1;
+                continue;
+            }
         };
-        for entry in entries.flatten() {
+        for entry in entries {
+            let Ok(entry) = entry else {
+                problems += 1;
+                continue;
+            };
             let path = entry.path();
             match entry.file_type() {
                 Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() && path.extension().is_some_and(|e| e == TEMP_EXTENSION) => {
+                    let _ = std::fs::remove_file(&path);
+                }
                 Ok(t) if t.is_file() => files.push(path),
-                _ => {}
+                _ => {
+                    tracing::warn!(path = %path.display(), "not a regular file among the face files: left as it is");
+                    problems += 1;
+                }
             }
         }
     }
     files.sort();
-    files
+    (files, problems)
+}
+
+/// Extension of the temporary file a sealed file is written to before it replaces the old one.
+const TEMP_EXTENSION: &str = "sealing";
+
+/// Writes `bytes` to `temp`, synced, then renames it over `path`.
+fn replace_synced(temp: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(temp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Seals every file below the sealed folders that is not sealed with `sealer`'s current key
 /// (written through a temporary file and renamed, so a crash leaves the old file or the new).
 pub fn seal_all(data_dir: &Path, sealer: &Sealer) -> SealPass {
-    let mut pass = SealPass::default();
-    for path in sealed_files(data_dir) {
+    let (files, problems) = sealed_files(data_dir);
+    let mut pass = SealPass {
+        failed: problems,
+        ..SealPass::default()
+    };
+    for path in files {
         let Ok(bytes) = std::fs::read(&path) else {
             pass.failed += 1;
             continue;
@@ -187,12 +226,11 @@ pub fn seal_all(data_dir: &Path, sealer: &Sealer) -> SealPass {
         } else {
             (bytes, false)
         };
-        let temp = path.with_extension("sealing");
+        let temp = path.with_extension(TEMP_EXTENSION);
         let written = sealer
             .seal(&plain)
             .map_err(std::io::Error::other)
-            .and_then(|sealed| std::fs::write(&temp, sealed))
-            .and_then(|()| std::fs::rename(&temp, &path));
+            .and_then(|sealed| replace_synced(&temp, &path, &sealed));
         match written {
             Ok(()) if was_sealed => pass.resealed += 1,
             Ok(()) => pass.sealed += 1,

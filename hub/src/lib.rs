@@ -113,7 +113,10 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     };
     let auth = broker::BrokerAuth::new(store.clone(), tokio::runtime::Handle::current());
     let broker = broker::start(&settings, auth, tls.as_ref())?;
-    seal_at_rest(&settings.data_dir, &sealer, &store).await?;
+    // At start-up an unfinished rotation is reported, not fatal: the hub reads with both keys.
+    if let Err(error) = seal_at_rest(&settings.data_dir, &sealer, &store).await {
+        tracing::warn!(%error, "face data not all sealed with the current key; run `cavs-hub rotate-key` again with the hub stopped");
+    }
     let pipeline =
         pipeline::HubPipeline::start(&settings, store.clone(), broker, Arc::clone(&sealer)).await?;
     let metrics = Arc::clone(&pipeline.parts().metrics);

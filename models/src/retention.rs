@@ -47,7 +47,11 @@ pub struct RetentionCutoffs {
 impl RetentionPolicy {
     /// The cutoffs at `now`.
     pub fn cutoffs(&self, now: DateTime<Utc>) -> RetentionCutoffs {
-        let before = |days: u32| now - Duration::days(i64::from(days));
+        // Saturating: a schedule longer than the calendar keeps everything.
+        let before = |days: u32| {
+            now.checked_sub_signed(Duration::days(i64::from(days)))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        };
         RetentionCutoffs {
             crops_before: before(self.crop_days),
             records_before: before(self.record_days),
@@ -108,6 +112,19 @@ mod tests {
         assert_eq!(cutoffs.crops_before, at(1970));
         assert_eq!(cutoffs.records_before, at(1635));
         assert_eq!(cutoffs.embeddings_before, at(905));
+    }
+
+    #[test]
+    fn a_schedule_longer_than_the_calendar_keeps_everything_instead_of_panicking() {
+        let policy = RetentionPolicy {
+            crop_days: u32::MAX,
+            record_days: u32::MAX,
+            embedding_days: u32::MAX,
+        };
+        assert_eq!(
+            policy.cutoffs(at(0)).records_before,
+            DateTime::<Utc>::MIN_UTC
+        );
     }
 
     #[test]

@@ -781,11 +781,49 @@ async fn only_a_consenting_student_is_enrolled_and_matched_and_withdrawal_delete
     }
     assert_eq!(store.faces().all().await.expect("gallery").len(), 2);
 
+    let at = Utc::now();
+    let seen = store
+        .attendance()
+        .create(
+            &NewAttendance {
+                device_id: "cam-1".into(),
+                classroom_id: "room-1".into(),
+                predicted_student_id: Some(s.id),
+                confidence: 0.9,
+                distance: Some(0.3),
+                timestamp: at,
+                review_status: ReviewStatus::Pending,
+                captured_image_path: None,
+                session_start: at,
+                descriptor: Some(embedding(0.15)),
+            },
+            &Actor::Device("cam-1".into()),
+        )
+        .await
+        .expect("record");
+    assert!(
+        store
+            .attendance()
+            .descriptor(seen.id)
+            .await
+            .expect("descriptor")
+            .is_some()
+    );
+
     let withdrawn = store
         .students()
         .record_consent(s.id, &consent(false), &Actor::System)
         .await
         .expect("withdraw");
+    assert_eq!(
+        store
+            .attendance()
+            .descriptor(seen.id)
+            .await
+            .expect("descriptor"),
+        None,
+        "the face template kept with their record goes too"
+    );
     assert_eq!(withdrawn.faces_deleted, 2);
     assert_eq!(withdrawn.photo_paths.len(), 2);
     assert!(!withdrawn.student.has_consent());

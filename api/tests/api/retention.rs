@@ -116,19 +116,22 @@ async fn the_retention_schedule_expires_crops_records_unknown_faces_and_enrollme
     let data = tempfile::tempdir().expect("tempdir");
     let dir = data.path();
     let t0 = Utc::now();
-    let (ana, ben, cleo) = (
+    let (ana, ben, cleo, dan) = (
         student(&store, "S-ANA").await,
         student(&store, "S-BEN").await,
         student(&store, "S-CLEO").await,
+        student(&store, "S-DAN").await,
     );
     let ana_photo = enroll(&store, dir, ana).await;
     let ben_photo = enroll(&store, dir, ben).await;
     let cleo_photo = enroll(&store, dir, cleo).await;
+    let dan_photo = enroll(&store, dir, dan).await;
     let (old, old_crop) = record(&store, dir, Some(ana), t0 - days(10)).await;
     let (named, named_crop) = record(&store, dir, Some(ben), t0).await;
     let (unknown, unknown_crop) = record(&store, dir, None, t0).await;
     let (recent, recent_crop) = record(&store, dir, Some(ana), t0 + days(350)).await;
     let (_, cleo_crop) = record(&store, dir, Some(cleo), t0 + days(1440)).await;
+    record(&store, dir, Some(dan), t0 + days(700)).await;
 
     // 360 days on: `old` is past the record retention, `named` and `unknown` past the crop
     // retention, `recent` within both; no enrollment is 3 years old.
@@ -211,38 +214,44 @@ async fn the_retention_schedule_expires_crops_records_unknown_faces_and_enrollme
     assert_eq!(audit.items[0].meta["records_deleted"], 1);
     assert_eq!(audit.items[0].meta["unknown_faces_deleted"], 1);
 
-    // Over 3 years after Ana was last seen (day 350) and Ben (day 0): their enrolled faces and
-    // photos expire; Cleo, seen on day 1440, keeps hers (and that crop, 10 days old).
-    let much_later = t0 + days(350 + 1100);
+    let faces_of = |id| {
+        let store = store.clone();
+        async move { store.faces().for_student(id).await.expect("faces").len() }
+    };
+    // Day 1100: the records of days 0, 350 and 700 are past the record retention and go; Ben,
+    // last seen on day 0, is over 3 years unseen and loses his enrolled face and photo.
+    let applied = purge(&store, dir, &POLICY, t0 + days(1100), false, &Actor::System)
+        .await
+        .expect("purge");
+    assert_eq!(applied.purge.records_deleted, 3);
+    assert_eq!(
+        (applied.purge.students_expired, applied.purge.faces_deleted),
+        (1, 1)
+    );
+    assert_eq!(faces_of(ben).await, 0);
+    assert!(!dir.join(&ben_photo).exists());
+
+    // Day 1450: Ana, last seen on day 350, is over 3 years unseen; Dan, last seen on day 700 (a
+    // record an earlier purge deleted: the student keeps when they were last seen), and Cleo,
+    // seen on day 1440, keep theirs.
+    let much_later = t0 + days(1450);
     let applied = purge(&store, dir, &POLICY, much_later, false, &Actor::System)
         .await
         .expect("purge");
     assert_eq!(
         (applied.purge.students_expired, applied.purge.faces_deleted),
-        (2, 2)
+        (1, 1)
     );
-    assert!(
-        store
-            .faces()
-            .for_student(ana)
-            .await
-            .expect("faces")
-            .is_empty()
-    );
-    assert!(
-        store
-            .faces()
-            .for_student(ben)
-            .await
-            .expect("faces")
-            .is_empty()
-    );
+    assert_eq!(faces_of(ana).await, 0);
     assert_eq!(
-        store.faces().for_student(cleo).await.expect("faces").len(),
-        1
+        faces_of(dan).await,
+        1,
+        "seen within 3 years, though the record is gone"
     );
-    assert!(!dir.join(&ana_photo).exists() && !dir.join(&ben_photo).exists());
-    assert!(dir.join(&cleo_photo).exists() && dir.join(&cleo_crop).exists());
+    assert_eq!(faces_of(cleo).await, 1);
+    assert!(!dir.join(&ana_photo).exists());
+    assert!(dir.join(&dan_photo).exists() && dir.join(&cleo_photo).exists());
+    assert!(dir.join(&cleo_crop).exists(), "a crop 10 days old stays");
     // Students themselves stay (their records may still be within the record retention).
     assert!(store.students().get(ana).await.is_ok());
 

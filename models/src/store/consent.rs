@@ -69,7 +69,8 @@ fn validate(fields: &ConsentFields) -> Result<(), StoreError> {
 
 impl StudentsRepo<'_> {
     /// Records a consent decision for student `id` as `actor`; a refusal or withdrawal
-    /// (`granted: false`) deletes every enrolled face of the student in the same transaction.
+    /// (`granted: false`) deletes every enrolled face of the student, and the face descriptors
+    /// kept with their attendance records, in the same transaction.
     /// `NotFound` for an unknown student, `Invalid` for empty or over-long fields.
     pub async fn record_consent(
         &self,
@@ -120,7 +121,8 @@ impl StudentsRepo<'_> {
         let withdraw = if fields.granted {
             ""
         } else {
-            "DELETE face WHERE student = $student;"
+            "DELETE face WHERE student = $student;
+             UPDATE attendance SET descriptor = NONE WHERE predicted_student = $student;"
         };
         let sql = query::transaction(
             &format!(

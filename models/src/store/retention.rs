@@ -52,6 +52,12 @@ struct CropRow {
 }
 
 #[derive(Deserialize)]
+struct SeenRow {
+    student: String,
+    timestamp: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
 struct FaceRow {
     student: String,
     created_at: DateTime<Utc>,
@@ -89,7 +95,11 @@ impl Store {
                  SELECT captured_image_path FROM attendance WHERE {EXPIRED_CROPS};
                  SELECT <string> record::id(student) AS student, created_at, source_path FROM face;
                  RETURN array::distinct((SELECT VALUE <string> record::id(predicted_student) FROM attendance
-                     WHERE predicted_student != NONE AND timestamp >= <datetime>$embeddings));"
+                     WHERE predicted_student != NONE AND timestamp >= <datetime>$embeddings));
+                 SELECT VALUE <string> record::id(id) FROM student
+                     WHERE last_seen_at != NONE AND last_seen_at >= <datetime>$embeddings;
+                 SELECT <string> record::id(predicted_student) AS student, timestamp FROM attendance
+                     WHERE predicted_student != NONE AND {EXPIRED_RECORDS};"
             ),
             vars.clone(),
         )
@@ -99,7 +109,21 @@ impl Store {
         let crops: Vec<CropRow> = query::rows(&mut response, 2, "attendance")?;
         let faces: Vec<FaceRow> = query::rows(&mut response, 3, "face")?;
         let seen: Vec<String> = response.take(4).map_err(StoreError::storage)?;
-        let seen_since: HashSet<Uuid> = seen.iter().filter_map(|s| s.parse().ok()).collect();
+        // Seen since the cutoff: a record names them, or one did that an earlier purge deleted
+        // (its time is kept as the student's `last_seen_at`).
+        let seen_before_purges: Vec<String> = response.take(5).map_err(StoreError::storage)?;
+        let seen_since: HashSet<Uuid> = seen
+            .iter()
+            .chain(&seen_before_purges)
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        let expiring: Vec<SeenRow> = query::rows(&mut response, 6, "attendance")?;
+        let mut last_seen: std::collections::HashMap<String, DateTime<Utc>> =
+            std::collections::HashMap::new();
+        for row in expiring {
+            let at = last_seen.entry(row.student).or_insert(row.timestamp);
+            *at = (*at).max(row.timestamp);
+        }
         let enrolled: Vec<(EnrolledFace, Option<String>)> = faces
             .into_iter()
             .filter_map(|f| {
@@ -161,9 +185,17 @@ impl Store {
             }),
         );
         let expired_ids: Vec<String> = expired.iter().map(Uuid::to_string).collect();
+        let last_seen: Vec<serde_json::Value> = last_seen
+            .into_iter()
+            .map(|(student, at)| serde_json::json!({ "student": student, "at": super::attendance::rfc3339(at) }))
+            .collect();
         let sql = query::transaction(
             &format!(
-                "DELETE attendance WHERE {EXPIRED_UNKNOWN};
+                "FOR $seen IN $last_seen {{
+                     UPDATE type::record('student', $seen.student) SET last_seen_at = <datetime>($seen.at)
+                         WHERE last_seen_at = NONE OR last_seen_at < <datetime>($seen.at);
+                 }};
+                 DELETE attendance WHERE {EXPIRED_UNKNOWN};
                  UPDATE attendance SET captured_image_path = NONE, descriptor = NONE WHERE {EXPIRED_CROPS};
                  DELETE attendance WHERE {EXPIRED_RECORDS};
                  FOR $student IN $expired {{ DELETE face WHERE student = type::record('student', $student) AND created_at < <datetime>$embeddings; }};"
@@ -174,6 +206,7 @@ impl Store {
             &self.db,
             sql,
             vars.json("expired", serde_json::json!(expired_ids))
+                .json("last_seen", serde_json::Value::Array(last_seen))
                 .audit(&audit),
         )
         .await?;

@@ -27,6 +27,7 @@ DEFINE FIELD OVERWRITE department ON student TYPE option<string>;
 DEFINE FIELD OVERWRITE year ON student TYPE option<int>;
 DEFINE FIELD OVERWRITE created_at ON student TYPE datetime DEFAULT time::now();
 DEFINE FIELD OVERWRITE consent_granted ON student TYPE bool DEFAULT false;
+DEFINE FIELD OVERWRITE last_seen_at ON student TYPE option<datetime>;
 DEFINE INDEX OVERWRITE student_number_unique ON student FIELDS student_number UNIQUE;
 
 DEFINE TABLE OVERWRITE consent SCHEMAFULL;
@@ -104,4 +105,7 @@ DEFINE FIELD OVERWRITE family ON refresh_token TYPE option<string>;
 DEFINE FIELD OVERWRITE revoked ON refresh_token TYPE bool DEFAULT false;
 DEFINE INDEX OVERWRITE refresh_token_user ON refresh_token FIELDS user;
 DEFINE INDEX OVERWRITE refresh_token_family ON refresh_token FIELDS family;
+
+-- Students from before schema version 4 have no consent decision (DEFAULT applies on CREATE only).
+UPDATE student SET consent_granted = false WHERE consent_granted = NONE;
 "#;
