@@ -67,13 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             cors_allowed_origins: Vec::new(),
             data_dir,
             session_window: chrono::Duration::minutes(60),
-            sealer: Arc::new(
-                cavs_models::sealing::Sealer::new(
-                    &cavs_models::sealing::Sealer::random_key().expect("key"),
-                    &[],
-                )
-                .expect("sealer"),
-            ),
+            sealer: Arc::new(cavs_models::sealing::Sealer::ephemeral().expect("sealer")),
         }),
         events: cavs_api::RecordEvents::default(),
         first_run: cavs_api::FirstRunCode::none(),

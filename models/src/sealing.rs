@@ -90,6 +90,12 @@ impl Sealer {
         })
     }
 
+    /// A ring with one fresh random key that is kept nowhere: for tests and tools whose sealed
+    /// data need not outlive the process.
+    pub fn ephemeral() -> Result<Self, SealError> {
+        Self::new(&Self::random_key()?, &[])
+    }
+
     /// A fresh random key (for a new data dir, a rotation, or tests).
     pub fn random_key() -> Result<[u8; KEY_LEN], SealError> {
         let mut key = [0u8; KEY_LEN];

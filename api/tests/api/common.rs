@@ -272,13 +272,7 @@ impl Env {
             cors_allowed_origins: origins,
             data_dir: data_dir.path().to_path_buf(),
             session_window: chrono::Duration::minutes(60),
-            sealer: Arc::new(
-                cavs_models::sealing::Sealer::new(
-                    &cavs_models::sealing::Sealer::random_key().expect("key"),
-                    &[],
-                )
-                .expect("sealer"),
-            ),
+            sealer: Arc::new(cavs_models::sealing::Sealer::ephemeral().expect("sealer")),
         });
         let pipeline = Arc::new(TestPipeline::default());
         let events = cavs_api::RecordEvents::default();
