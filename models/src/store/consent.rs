@@ -84,15 +84,16 @@ impl StudentsRepo<'_> {
         struct FacePath {
             source_path: Option<String>,
         }
-        let mut response = run(
-            self.db,
-            "SELECT source_path FROM face WHERE student = type::record('student', $id);",
-            Vars::new().uuid("id", id),
-        )
-        .await?;
+        // Only a withdrawal deletes faces: only then are their photo paths needed.
         let faces: Vec<FacePath> = if fields.granted {
             Vec::new()
         } else {
+            let mut response = run(
+                self.db,
+                "SELECT source_path FROM face WHERE student = type::record('student', $id);",
+                Vars::new().uuid("id", id),
+            )
+            .await?;
             query::rows(&mut response, 0, "face")?
         };
         let recorded_by = match actor {
