@@ -85,6 +85,11 @@ impl AccountApi {
             ));
         };
         self.guard.succeeded(username);
+        // An external broker learns the password it checks (in the background: sign-in does
+        // not wait on the broker).
+        let pipeline = std::sync::Arc::clone(&self.state.pipeline);
+        let (name, password) = (user.username.clone(), body.password.0.clone());
+        tokio::spawn(async move { pipeline.broker_password(&name, &password).await });
         let pair = self.pair_for(&user, Uuid::new_v4()).await?;
         let audit = NewAudit {
             actor: Actor::User(user.id),
@@ -155,6 +160,7 @@ impl AccountApi {
     async fn register(&self, auth: BearerAuth, body: Json<RegisterRequest>) -> ApiResult<Created> {
         auth.0.require_admin()?;
         let body = body.0;
+        let password = body.password.0;
         let user = self
             .state
             .store
@@ -162,13 +168,17 @@ impl AccountApi {
             .create(
                 &NewUser {
                     username: body.username.0,
-                    password: body.password.0,
+                    password: password.clone(),
                     role: body.role.into(),
                     classrooms: body.classrooms.into_iter().map(Text::into_inner).collect(),
                 },
                 &auth.0.actor(),
             )
             .await?;
+        self.state
+            .pipeline
+            .broker_password(&user.username, &password)
+            .await;
         tracing::info!(user = %user.username, role = user.role.as_str(), "user registered");
         Ok(Created::User(Json(user.into())))
     }
@@ -213,6 +223,10 @@ impl AccountApi {
             .set_password(user.id, &body.new_password.0, &Actor::User(user.id))
             .await?;
         self.state.pipeline.account_changed(&user.username).await;
+        self.state
+            .pipeline
+            .broker_password(&user.username, &body.new_password.0)
+            .await;
         tracing::info!(user = %user.username, "password changed");
         Ok(Json(self.pair_for(&user, Uuid::new_v4()).await?))
     }

@@ -372,6 +372,10 @@ impl DevicesApi {
             .await?;
         self.state
             .pipeline
+            .broker_password(&device.device_id, &secret)
+            .await;
+        self.state
+            .pipeline
             .device_changed(&device.device_id, Some(&device))
             .await;
         tracing::info!(device = %device.device_id, "device credentials issued");

@@ -150,6 +150,10 @@ impl UsersApi {
             .set_password(user.id, &body.0.new_password.0, &auth.0.actor())
             .await?;
         self.state.pipeline.account_changed(&user.username).await;
+        self.state
+            .pipeline
+            .broker_password(&user.username, &body.0.new_password.0)
+            .await;
         tracing::info!(user = %user.username, "password reset by an admin");
         Ok(Json(user.into()))
     }

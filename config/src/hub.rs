@@ -9,6 +9,7 @@ use secrecy::SecretString;
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 use serde::Deserialize;
 
+use crate::broker::{BrokerMode, BrokerProvisioning};
 use crate::{ConfigError, Settings, lenient};
 
 /// Which face detector the recognizer runs.
@@ -116,6 +117,25 @@ pub struct HubSettings {
     pub record_retention_days: u32,
     /// Days a student's enrolled faces are kept after the student was last seen or enrolled.
     pub embedding_retention_days: u32,
+    /// `embedded` (rumqttd in the hub) or `external` (the hub joins `broker_url`).
+    pub broker: BrokerMode,
+    /// The external broker: `mqtt://HOST:PORT` or `mqtts://HOST:PORT`.
+    #[serde(deserialize_with = "optional_text")]
+    pub broker_url: Option<String>,
+    /// The hub's service account on the external broker.
+    #[serde(deserialize_with = "optional_text")]
+    pub broker_username: Option<String>,
+    /// Its password.
+    #[serde(deserialize_with = "lenient::secret")]
+    pub broker_password: Option<SecretString>,
+    /// PEM of the CA that signed an `mqtts://` broker's certificate (the only one trusted).
+    #[serde(deserialize_with = "lenient::path")]
+    pub broker_ca_file: Option<PathBuf>,
+    /// How device and people accounts reach the external broker.
+    pub broker_provisioning: BrokerProvisioning,
+    /// Seconds the hub waits for a recognition worker's result before recognising the frame
+    /// itself (a worker that died never answers).
+    pub worker_deadline_secs: u32,
 }
 
 impl Default for HubSettings {
@@ -156,6 +176,13 @@ impl Default for HubSettings {
             crop_retention_days: 30,
             record_retention_days: 365,
             embedding_retention_days: 3 * 365,
+            broker: BrokerMode::Embedded,
+            broker_url: None,
+            broker_username: None,
+            broker_password: None,
+            broker_ca_file: None,
+            broker_provisioning: BrokerProvisioning::Dynsec,
+            worker_deadline_secs: 15,
         }
     }
 }
@@ -228,6 +255,13 @@ impl Settings for HubSettings {
         "crop_retention_days",
         "record_retention_days",
         "embedding_retention_days",
+        "broker",
+        "broker_url",
+        "broker_username",
+        "broker_password",
+        "broker_ca_file",
+        "broker_provisioning",
+        "worker_deadline_secs",
     ];
 
     const ALIASES: &'static [(&'static str, &'static str)] = &[
@@ -263,6 +297,7 @@ impl Settings for HubSettings {
             ));
         }
         crate::listeners::check(self)?;
+        crate::broker::check(self)?;
         if let Some(key) = &self.secret_key {
             use secrecy::ExposeSecret;
             let len = key.expose_secret().len();

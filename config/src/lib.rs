@@ -14,6 +14,7 @@
 //! [`secrecy::SecretString`] and never appear in `Debug` output or logs.
 
 mod agent;
+mod broker;
 mod error;
 mod hub;
 mod layers;
@@ -21,6 +22,7 @@ mod lenient;
 mod listeners;
 
 pub use agent::{AgentSettings, Resolution, is_valid_id};
+pub use broker::{BrokerMode, BrokerProvisioning};
 pub use error::ConfigError;
 pub use hub::{DetectorKind, HubSettings, ScanMode};
 pub use layers::{Settings, Sources, load};

@@ -48,6 +48,24 @@ enum Command {
     /// one and re-seal every file with it. The hub must be stopped; an interrupted rotation is
     /// finished by the next run or start.
     RotateKey,
+    /// Run a recognition worker: takes frames from the external broker's `cavs-workers`
+    /// shared subscription and returns the faces to the hub (no database of its own).
+    Worker {
+        /// Its stable id (its broker account is `cavs-hub-worker-ID`).
+        #[arg(long)]
+        id: String,
+        /// Recognition threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Seconds the broker keeps its session (and its share of frames) after it disconnects.
+        #[arg(long, default_value_t = cavs_hub::worker::DEFAULT_SESSION_EXPIRY_SECS)]
+        session_expiry_secs: u32,
+    },
+    /// The external broker's accounts.
+    Broker {
+        #[command(subcommand)]
+        command: crate::cli_scale::BrokerCommand,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -114,6 +132,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Cert { out, hosts } => write_certificates(&out, &hosts),
+        Command::Worker {
+            id,
+            threads,
+            session_expiry_secs,
+        } => {
+            let options = cavs_hub::worker::WorkerOptions {
+                id,
+                threads: threads.max(1),
+                session_expiry_secs,
+            };
+            crate::cli_scale::worker(&settings, options).await
+        }
+        Command::Broker { command } => {
+            crate::cli_scale::broker(&settings, command, async |request| {
+                through_running_hub(&settings, request).await
+            })
+            .await
+        }
         Command::Migrate => {
             if through_running_hub(&settings, &ControlRequest::Migrate).await? {
                 return Ok(());
@@ -268,7 +304,7 @@ async fn serve(settings: HubSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+pub(crate) async fn wait_for_signal() -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

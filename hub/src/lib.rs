@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod secret;
 pub mod tls;
 pub mod web;
+pub mod worker;
 
 pub use error::HubError;
 
@@ -112,7 +113,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
         None => None,
     };
     let auth = broker::BrokerAuth::new(store.clone(), tokio::runtime::Handle::current());
-    let broker = broker::start(&settings, auth, tls.as_ref())?;
+    let broker = broker::start_any(&settings, auth, tls.as_ref(), &store)?;
     // At start-up an unfinished rotation is reported, not fatal: the hub reads with both keys.
     if let Err(error) = seal_at_rest(&settings.data_dir, &sealer, &store).await {
         tracing::warn!(%error, "face data not all sealed with the current key; run `cavs-hub rotate-key` again with the hub stopped");
@@ -159,6 +160,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
         Arc::clone(&state.pipeline),
         first_run.0.clone(),
         retention,
+        pipeline.dynsec(),
     ) {
         Ok(server) => Some(server),
         Err(error) => {

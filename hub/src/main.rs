@@ -1,6 +1,7 @@
 //! `cavs-hub`: the CAVS hub binary (`serve` by default) and its admin commands.
 
 mod cli;
+mod cli_scale;
 
 use std::process::ExitCode;
 

@@ -125,6 +125,11 @@ pub trait Pipeline: Send + Sync + 'static {
     /// (they reconnect, and are checked again, only with valid credentials).
     async fn account_changed(&self, username: &str);
 
+    /// A device's secret was just issued, or a person's password set or verified at sign-in:
+    /// an external broker that checks passwords itself gets it (the hub keeps only hashes, so
+    /// this is its one chance). Nothing to do for the embedded broker, which asks the store.
+    async fn broker_password(&self, _username: &str, _password: &str) {}
+
     /// The `limit` enrolled students nearest to `descriptor` in the live gallery, nearest
     /// first, one entry per student (their closest enrolled face). Empty for pipelines
     /// without a gallery.

@@ -1,9 +1,14 @@
-//! The embedded rumqttd broker: configuration from [`HubSettings`], device and user
-//! authentication, and the hub's own local links (the bridge that feeds the actors and the
-//! publisher for retained status, config and events).
+//! The hub's MQTT broker. Embedded (the default): rumqttd configured from [`HubSettings`], device
+//! and user authentication, and the hub's own local links (the bridge that feeds the actors and
+//! the publisher for retained status, config and events). External: the hub is a client of
+//! Mosquitto or EMQX ([`external`]) and provisions accounts there ([`dynsec`]).
 
 pub mod acl;
+pub mod admin;
 mod auth;
+pub mod dynsec;
+pub mod dynsec_plan;
+pub mod external;
 pub mod identities;
 mod publisher;
 
@@ -27,6 +32,9 @@ pub enum BrokerError {
     /// The broker thread could not be spawned.
     #[error("broker thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// The external broker's settings cannot be used.
+    #[error("external broker: {0}")]
+    External(String),
 }
 
 /// Bytes kept per topic log segment (a segment always takes at least one message, so a topic
@@ -110,14 +118,56 @@ pub fn broker_config(settings: &HubSettings, auth: BrokerAuth, tls: Option<&TlsF
     }
 }
 
-/// A started broker with the hub's two local links.
+/// Where the hub reads device publishes from.
+pub enum BrokerFeed {
+    /// The embedded broker's local link (read by the bridge thread).
+    Embedded(rumqttd::local::LinkTx, rumqttd::local::LinkRx),
+    /// The hub's client of an external broker (polled by the feed task).
+    External(external::ExternalLink),
+}
+
+/// A started broker with the hub's links to it.
 pub struct RunningBroker {
-    /// Link the bridge reads device publishes from.
-    pub bridge_link: (rumqttd::local::LinkTx, rumqttd::local::LinkRx),
+    /// Where device publishes arrive.
+    pub feed: BrokerFeed,
     /// Publisher of retained status/config and events.
     pub publisher: Publisher,
-    /// Sessions and device classrooms the topic ACL decides on.
+    /// Sessions and device classrooms the embedded broker's topic ACL decides on (empty with
+    /// an external broker, which decides itself).
     pub identities: Identities,
+    /// Provisioning of the external broker's accounts (`broker_provisioning = "dynsec"`).
+    pub dynsec: Option<dynsec::Dynsec>,
+}
+
+/// Starts the broker the settings name: the embedded one, or the hub's client of an external
+/// one (which connects when the pipeline's feed first polls it).
+pub fn start_any(
+    settings: &HubSettings,
+    auth: BrokerAuth,
+    tls: Option<&TlsFiles>,
+    store: &cavs_models::store::Store,
+) -> Result<RunningBroker, BrokerError> {
+    match settings.broker {
+        cavs_config::BrokerMode::Embedded => start(settings, auth, tls),
+        cavs_config::BrokerMode::External => {
+            let link = external::connect(settings)?;
+            let publisher = Publisher::external(link.client.clone());
+            let dynsec = (settings.broker_provisioning == cavs_config::BrokerProvisioning::Dynsec)
+                .then(|| {
+                    dynsec::Dynsec::new(
+                        link.client.clone(),
+                        store.clone(),
+                        settings.broker_username.clone().unwrap_or_default(),
+                    )
+                });
+            Ok(RunningBroker {
+                feed: BrokerFeed::External(link),
+                publisher,
+                identities: auth.identities(),
+                dynsec,
+            })
+        }
+    }
 }
 
 /// Builds the broker, opens its local links and starts it on a dedicated thread.
@@ -133,7 +183,7 @@ pub fn start(
             .link(name)
             .map_err(|e| BrokerError::Link(Box::new(e)))
     };
-    let bridge_link = link("cavs-hub-bridge")?;
+    let (bridge_tx, bridge_rx) = link("cavs-hub-bridge")?;
     let (publisher_tx, publisher_rx) = link("cavs-hub-publisher")?;
     std::thread::Builder::new()
         .name("mqtt-broker".into())
@@ -143,8 +193,9 @@ pub fn start(
             }
         })?;
     Ok(RunningBroker {
-        bridge_link,
+        feed: BrokerFeed::Embedded(bridge_tx, bridge_rx),
         publisher: Publisher::new(publisher_tx, publisher_rx),
         identities,
+        dynsec: None,
     })
 }

@@ -32,6 +32,13 @@ pub enum ControlRequest {
         /// Only count what would go.
         dry_run: bool,
     },
+    /// `cavs-hub broker sync`: reconcile the external broker's accounts with the database.
+    BrokerSync,
+    /// `cavs-hub broker add-worker --id N`: create (or rotate) a worker's broker account.
+    AddWorker {
+        /// The worker's id.
+        id: String,
+    },
 }
 
 /// The hub's answer: what the command printed, or why it failed.

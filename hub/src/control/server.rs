@@ -22,6 +22,7 @@ struct Hub {
     first_run: FirstRunCode,
     data_dir: PathBuf,
     retention: RetentionPolicy,
+    dynsec: Option<crate::broker::dynsec::Dynsec>,
 }
 
 /// The listening channel; dropping it stops listening and removes the socket file.
@@ -45,6 +46,7 @@ pub fn serve(
     pipeline: Arc<dyn Pipeline>,
     first_run: FirstRunCode,
     retention: RetentionPolicy,
+    dynsec: Option<crate::broker::dynsec::Dynsec>,
 ) -> std::io::Result<ControlServer> {
     let path = socket_path(data_dir);
     match std::fs::remove_file(&path) {
@@ -59,6 +61,7 @@ pub fn serve(
         first_run,
         data_dir: data_dir.to_path_buf(),
         retention,
+        dynsec,
     };
     let task = tokio::spawn(async move {
         loop {
@@ -151,6 +154,14 @@ async fn run(hub: &Hub, request: ControlRequest) -> ControlReply {
             )
             .await
         }
+        ControlRequest::BrokerSync => match &hub.dynsec {
+            Some(dynsec) => crate::broker::admin::sync(dynsec).await,
+            None => Err(crate::broker::admin::NO_DYNSEC.to_owned()),
+        },
+        ControlRequest::AddWorker { id } => match &hub.dynsec {
+            Some(dynsec) => crate::broker::admin::add_worker(dynsec, &id).await,
+            None => Err(crate::broker::admin::NO_DYNSEC.to_owned()),
+        },
     };
     match outcome {
         Ok(message) => ControlReply { ok: true, message },

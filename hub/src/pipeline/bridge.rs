@@ -29,6 +29,11 @@ impl BridgeAlive {
     pub fn is_alive(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
+
+    /// Sets it (the external feed: connected to the broker or not).
+    pub(crate) fn set(&self, alive: bool) {
+        self.0.store(alive, Ordering::Release);
+    }
 }
 
 /// Clears [`BridgeAlive`] when the bridge thread ends, however it ends.
@@ -40,12 +45,28 @@ impl Drop for AliveGuard {
     }
 }
 
-/// What the bridge posts to.
-struct Targets {
+/// What the bridge (and the external feed) posts to.
+pub(crate) struct Targets {
     router: Addr<FrameRouter>,
     health: Addr<DeviceHealth>,
     budget: InboxBudget,
     metrics: Arc<Metrics>,
+}
+
+impl Targets {
+    /// Targets with the bridge's byte budget of frames in transit ([`INBOX_BYTES`]).
+    pub(crate) fn new(
+        router: Addr<FrameRouter>,
+        health: Addr<DeviceHealth>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Targets {
+            router,
+            health,
+            budget: InboxBudget::new(INBOX_BYTES),
+            metrics,
+        }
+    }
 }
 
 /// Subscribes the link to frames, status and heartbeats and starts the bridge thread.
@@ -57,12 +78,7 @@ pub fn start(
 ) -> std::io::Result<BridgeAlive> {
     let alive = BridgeAlive(Arc::new(AtomicBool::new(true)));
     let guard = AliveGuard(alive.clone());
-    let targets = Targets {
-        router,
-        health,
-        budget: InboxBudget::new(INBOX_BYTES),
-        metrics,
-    };
+    let targets = Targets::new(router, health, metrics);
     let (mut tx, mut rx) = link;
     for filter in [FRAMES_FILTER, STATUS_FILTER, HEARTBEAT_FILTER] {
         if let Err(error) = tx.subscribe(filter) {
@@ -99,7 +115,9 @@ pub fn start(
     Ok(alive)
 }
 
-fn dispatch(topic: &str, payload: bytes::Bytes, targets: &Targets) {
+/// Routes one device publish (frames to the router, status and heartbeats to the health
+/// actor) without waiting: what does not fit is counted.
+pub(crate) fn dispatch(topic: &str, payload: bytes::Bytes, targets: &Targets) {
     let health = &targets.health;
     match Topic::parse(topic) {
         Ok(Topic::Frames { classroom, device }) => {

@@ -58,6 +58,9 @@ pub enum FrameFailure {
     /// Recognition panicked (caught; the worker goes on).
     #[error("recognition panicked: {0}")]
     Panicked(String),
+    /// A recognition worker process reported it could not read the frame.
+    #[error("recognition worker: {1}")]
+    Worker(FrameFailureKind, String),
 }
 
 impl FrameFailure {
@@ -66,6 +69,7 @@ impl FrameFailure {
         match self {
             FrameFailure::Image(_) => FrameFailureKind::Undecodable,
             FrameFailure::Panicked(_) => FrameFailureKind::Panicked,
+            FrameFailure::Worker(kind, _) => *kind,
         }
     }
 }

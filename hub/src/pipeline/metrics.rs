@@ -64,6 +64,16 @@ pub struct Metrics {
     pub frames_committed: Counter,
     /// Status and heartbeat reports dropped because the health mailbox was full.
     pub health_reports_dropped: Counter,
+    /// Recognition worker processes online (external broker).
+    pub workers_online: Gauge,
+    /// Frames whose faces a worker process found.
+    pub worker_results: Counter,
+    /// Frames recognised in the hub because no worker result came within the deadline.
+    pub worker_deadline_missed: Counter,
+    /// Worker results refused as malformed.
+    pub worker_results_refused: Counter,
+    /// Worker results dropped without meeting their frame (parked too long or too many).
+    pub worker_results_unmatched: Counter,
 }
 
 impl Metrics {
@@ -82,6 +92,36 @@ impl Metrics {
         let worker_panics = Counter::default();
         let frames_committed = Counter::default();
         let health_reports_dropped = Counter::default();
+        let workers_online = Gauge::default();
+        let worker_results = Counter::default();
+        let worker_deadline_missed = Counter::default();
+        let worker_results_refused = Counter::default();
+        let worker_results_unmatched = Counter::default();
+        registry.register(
+            "workers_online",
+            "Recognition worker processes online",
+            workers_online.clone(),
+        );
+        registry.register(
+            "worker_results",
+            "Frames recognised by worker processes",
+            worker_results.clone(),
+        );
+        registry.register(
+            "worker_deadline_missed",
+            "Frames recognised in the hub after no worker result came in time",
+            worker_deadline_missed.clone(),
+        );
+        registry.register(
+            "worker_results_refused",
+            "Malformed worker results refused",
+            worker_results_refused.clone(),
+        );
+        registry.register(
+            "worker_results_unmatched",
+            "Worker results dropped without meeting their frame",
+            worker_results_unmatched.clone(),
+        );
         registry.register(
             "health_reports_dropped",
             "Device status and heartbeat reports dropped (health mailbox full)",
@@ -148,6 +188,11 @@ impl Metrics {
             worker_panics,
             frames_committed,
             health_reports_dropped,
+            workers_online,
+            worker_results,
+            worker_deadline_missed,
+            worker_results_refused,
+            worker_results_unmatched,
         })
     }
 

@@ -7,6 +7,7 @@
 
 pub mod acks;
 pub mod bridge;
+pub mod feed;
 pub mod gallery;
 pub mod health;
 pub mod health_writes;
@@ -15,6 +16,7 @@ pub mod messages;
 pub mod metrics;
 pub mod policy;
 pub mod pool;
+pub mod remote;
 pub mod router;
 pub mod service;
 pub mod session;

@@ -104,9 +104,8 @@ impl RecognizerWorker {
     fn recognize(&self, image: &[u8]) -> Result<Vec<RecognizedFace>, RecognizerError> {
         let decoded = decode_image(image, &self.limits)?;
         let faces = self.recognizer.analyze(&decoded)?;
-        let gallery = self.gallery.snapshot();
         let descriptors: Vec<_> = faces.iter().map(|f| f.descriptor).collect();
-        let matches = gallery.best_matches(&descriptors);
+        let matches = student_matches(&self.gallery.snapshot(), &descriptors);
         Ok(faces
             .into_iter()
             .zip(matches)
@@ -115,12 +114,7 @@ impl RecognizerWorker {
                 bbox: face.detection.bbox,
                 score: face.detection.score,
                 descriptor: face.descriptor,
-                best: best.map(|m| StudentMatch {
-                    student_id: m.subject.id,
-                    name: m.subject.name.to_string(),
-                    distance: m.distance,
-                    confidence: m.confidence,
-                }),
+                best,
             })
             .collect())
     }
@@ -150,7 +144,27 @@ pub fn catch_panic<T>(
     })
 }
 
-fn encode_jpeg(crop: &image::RgbImage) -> Vec<u8> {
+/// The best enrolled student for each descriptor (`None` with an empty gallery).
+pub fn student_matches(
+    gallery: &cavs_recognizer::Gallery<super::gallery::StudentKey>,
+    descriptors: &[cavs_recognizer::Descriptor],
+) -> Vec<Option<StudentMatch>> {
+    gallery
+        .best_matches(descriptors)
+        .into_iter()
+        .map(|best| {
+            best.map(|m| StudentMatch {
+                student_id: m.subject.id,
+                name: m.subject.name.to_string(),
+                distance: m.distance,
+                confidence: m.confidence,
+            })
+        })
+        .collect()
+}
+
+/// A face crop as JPEG (quality 90); empty (and logged) if it cannot be encoded.
+pub fn encode_jpeg(crop: &image::RgbImage) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
     if let Err(error) = crop.write_with_encoder(encoder) {

@@ -23,7 +23,8 @@ use super::policy::{
     Admission, AdmissionLimits, DropReason, FrameIds, FrameQueues, InboxTicket, KnownDevice, Offer,
     RETRY_AFTER, RateLimiter, Seen,
 };
-use super::pool::{Recognize, Recognized, RecognizerWorker};
+use super::pool::Recognized;
+use super::remote::Recognition;
 use super::writer::{AttendanceWriter, WriteFrame};
 
 /// Messages the router's mailbox holds at most; the bridge counts what does not fit.
@@ -112,7 +113,7 @@ pub struct FrameRouter {
     arrivals: u64,
     draining: Vec<oneshot::Sender<()>>,
     stopping: bool,
-    pool: Addr<RecognizerWorker>,
+    recognition: Recognition,
     writer: Addr<AttendanceWriter>,
     health: Addr<DeviceHealth>,
     acks: Acks,
@@ -128,10 +129,11 @@ impl Actor for FrameRouter {
 }
 
 impl FrameRouter {
-    /// A router feeding `pool` and `writer` and acknowledging through `acks`.
+    /// A router having frames recognised by `recognition`, written by `writer`, and
+    /// acknowledging through `acks`.
     pub fn new(
         limits: RouterLimits,
-        pool: Addr<RecognizerWorker>,
+        recognition: Recognition,
         writer: Addr<AttendanceWriter>,
         health: Addr<DeviceHealth>,
         acks: Acks,
@@ -145,7 +147,7 @@ impl FrameRouter {
             arrivals: 0,
             draining: Vec::new(),
             stopping: false,
-            pool,
+            recognition,
             writer,
             health,
             acks,
@@ -294,13 +296,13 @@ impl FrameRouter {
 
     /// Recognises, then writes, then frees the slot and acknowledges.
     fn dispatch(&mut self, job: FrameJob, ctx: &mut Context<Self>) {
-        let pool = self.pool.clone();
+        let recognition = self.recognition.clone();
         let writer = self.writer.clone();
         let device = job.device_id.clone();
         let frame_id = job.frame_id;
         let mqtt = job.is_mqtt();
         let work = async move {
-            let Recognized { mut job, faces } = match pool.send(Recognize(job)).await {
+            let Recognized { mut job, faces } = match recognition.recognize(job).await {
                 Ok(recognized) => recognized,
                 Err(error) => return WriteOutcome::Failed(format!("recognizer pool: {error}")),
             };

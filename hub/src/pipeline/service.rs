@@ -27,13 +27,15 @@ use super::messages::FrameJob;
 use super::metrics::Metrics;
 use super::policy::{AdmissionLimits, KnownDevice, MAX_REPLAY_AGE};
 use super::pool::{self, Embed, RecognizerWorker, WorkersAlive};
+use super::remote::{Recognition, RemoteWorkers};
 use super::router::{
     DRAIN_GRACE, Drain, FrameRouter, REMEMBERED_FRAME_IDS, RouterLimits, SeedFrameIds, SetDevice,
     SetDevices, SubmitCapture,
 };
 use super::writer::{AttendanceWriter, WriterSettings};
 use crate::HubError;
-use crate::broker::{Identities, RunningBroker};
+use crate::broker::dynsec::Dynsec;
+use crate::broker::{BrokerFeed, Identities, RunningBroker};
 
 /// The running actors.
 #[derive(Clone)]
@@ -67,6 +69,8 @@ pub struct HubPipeline {
     store: Store,
     /// The broker's sessions: ended when an account or a device changes.
     identities: Identities,
+    /// The external broker's accounts (`broker_provisioning = "dynsec"`).
+    dynsec: Option<Dynsec>,
 }
 
 /// How long a REST capture waits for its result.
@@ -142,9 +146,10 @@ impl HubPipeline {
         sealer: Arc<cavs_models::sealing::Sealer>,
     ) -> Result<Self, HubError> {
         let RunningBroker {
-            bridge_link,
+            feed,
             publisher,
             identities,
+            dynsec,
         } = broker;
         let metrics = Metrics::new();
         let gallery = SharedGallery::default();
@@ -194,9 +199,24 @@ impl HubPipeline {
             Arc::clone(&metrics),
         )
         .start();
+        let remote = RemoteWorkers::new(Arc::clone(&metrics));
+        let (recognition, max_inflight) = match &feed {
+            BrokerFeed::Embedded(..) => (Recognition::InProcess(pool.clone()), workers * 2),
+            // Frames wait on worker processes, not on this pool: many more are in flight.
+            BrokerFeed::External(_) => (
+                Recognition::Workers {
+                    local: pool.clone(),
+                    remote: remote.clone(),
+                    deadline: Duration::from_secs(u64::from(settings.worker_deadline_secs)),
+                    gallery: gallery.clone(),
+                    metrics: Arc::clone(&metrics),
+                },
+                (workers * 2).max(settings.max_inflight_frames),
+            ),
+        };
         let router = FrameRouter::new(
             RouterLimits {
-                max_inflight: workers * 2,
+                max_inflight,
                 max_queued: settings.max_inflight_frames.max(1),
                 device_max_fps: settings.device_max_fps,
                 admission: AdmissionLimits {
@@ -205,7 +225,7 @@ impl HubPipeline {
                     max_pixels: settings.max_image_pixels,
                 },
             },
-            pool.clone(),
+            recognition,
             writer.clone(),
             health.clone(),
             acks.clone(),
@@ -241,13 +261,27 @@ impl HubPipeline {
                 .map(|d| (d.device_id.clone(), d.classroom_id.clone())),
         );
         health.do_send(LoadDevices(devices));
-        let bridge = super::bridge::start(
-            bridge_link,
-            router.clone(),
-            health.clone(),
-            Arc::clone(&metrics),
-        )
-        .map_err(HubError::Thread)?;
+        let bridge = match feed {
+            BrokerFeed::Embedded(tx, rx) => super::bridge::start(
+                (tx, rx),
+                router.clone(),
+                health.clone(),
+                Arc::clone(&metrics),
+            )
+            .map_err(HubError::Thread)?,
+            BrokerFeed::External(link) => super::feed::start(
+                link,
+                super::feed::Routes {
+                    targets: super::bridge::Targets::new(
+                        router.clone(),
+                        health.clone(),
+                        Arc::clone(&metrics),
+                    ),
+                    remote,
+                    dynsec: dynsec.clone(),
+                },
+            ),
+        };
         tracing::info!(workers, "recognition pipeline started");
         Ok(HubPipeline {
             parts: PipelineParts {
@@ -264,12 +298,18 @@ impl HubPipeline {
             },
             store,
             identities,
+            dynsec,
         })
     }
 
     /// The running actors.
     pub fn parts(&self) -> &PipelineParts {
         &self.parts
+    }
+
+    /// The external broker's provisioning, when the hub does it.
+    pub fn dynsec(&self) -> Option<Dynsec> {
+        self.dynsec.clone()
     }
 
     /// Stops taking frames, waits (at most [`DRAIN_GRACE`]) until every admitted frame is
@@ -374,11 +414,37 @@ impl Pipeline for HubPipeline {
                 "device moved classroom: teachers' MQTT sessions ended"
             );
         }
+        if let Some(dynsec) = &self.dynsec {
+            if let Err(error) = dynsec.device(device_id, device, None).await {
+                tracing::error!(%error, device_id, "device's broker account not updated; run `cavs-hub broker sync`");
+            }
+            if let Err(error) = dynsec.teachers().await {
+                tracing::error!(%error, "teachers' broker roles not updated; run `cavs-hub broker sync`");
+            }
+        }
     }
 
     async fn account_changed(&self, username: &str) {
         let ended = self.identities.end_sessions_of(username);
         tracing::info!(username, ended, "account changed: its MQTT sessions ended");
+        if let Some(dynsec) = &self.dynsec
+            && let Err(error) = dynsec.person(username, None).await
+        {
+            tracing::error!(%error, username, "account's broker role not updated; run `cavs-hub broker sync`");
+        }
+    }
+
+    async fn broker_password(&self, username: &str, password: &str) {
+        let Some(dynsec) = &self.dynsec else {
+            return;
+        };
+        let result = match self.store.devices().by_device_id(username).await {
+            Ok(device) => dynsec.device(username, Some(&device), Some(password)).await,
+            Err(_) => dynsec.person(username, Some(password)).await,
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, username, "password not set on the external broker");
+        }
     }
 
     async fn candidates(&self, descriptor: Vec<f32>, limit: usize) -> Vec<Candidate> {

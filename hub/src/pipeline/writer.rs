@@ -118,6 +118,9 @@ impl FrameWriter {
                 if let Some(reply) = reply {
                     let _ = reply.send(Err(match failure {
                         super::messages::FrameFailure::Image(error) => image_error(error),
+                        super::messages::FrameFailure::Worker(_, detail) => {
+                            cavs_models::pipeline::PipelineError::BadImage(detail)
+                        }
                         super::messages::FrameFailure::Panicked(_) => {
                             cavs_models::pipeline::PipelineError::Unavailable(
                                 "recognition failed on this image".into(),

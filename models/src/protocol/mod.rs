@@ -9,6 +9,7 @@ mod envelope;
 mod payloads;
 mod signature;
 mod topic;
+mod work;
 
 pub use delivery::{AckOutcome, CONFIG_MAX_FPS_KEY, FrameAck, config_payload};
 pub use envelope::{
@@ -19,6 +20,12 @@ pub use payloads::{
 };
 pub use signature::{SigningKey, sign_header, verify_header};
 pub use topic::{EVENTS_FILTER, FRAMES_FILTER, HEARTBEAT_FILTER, STATUS_FILTER, TOPIC_ROOT, Topic};
+pub use work::{
+    MAX_RESULT_HEADER_BYTES, RESULT_VERSION, ResultFace, ResultOutcome, WORKER_CLIENT_PREFIX,
+    WORKER_FRAMES_FILTER, WORKER_GROUP, WORKER_RESULTS_FILTER, WORKER_STATUS_FILTER,
+    WorkerPresence, WorkerResult, WorkerState, WorkerTopic, worker_client_id, worker_results_topic,
+    worker_status_topic,
+};
 
 /// Why a topic or payload is not a valid v1 message.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
