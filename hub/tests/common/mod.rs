@@ -5,6 +5,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+pub mod fleet;
+pub mod mosquitto;
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -33,11 +36,24 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 /// or `None` when nothing answers (5 s read timeout).
 #[allow(dead_code)] // shared by the test binaries; not every one of them posts JSON
 pub fn http_json(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    http_json_as(port, method, path, body, None)
+}
+
+/// [`http_json`] with a bearer token.
+#[allow(dead_code)] // shared by the test binaries; not every one of them posts JSON
+pub fn http_json_as(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    token: Option<&str>,
+) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
