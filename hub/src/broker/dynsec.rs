@@ -21,8 +21,11 @@ use super::dynsec_plan::{self, Account};
 pub const DYNSEC_TOPIC: &str = "$CONTROL/dynamic-security/v1";
 /// Where the broker answers them.
 pub const DYNSEC_RESPONSE_TOPIC: &str = "$CONTROL/dynamic-security/v1/response";
-/// How long a command batch may wait for its reply.
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a command batch may wait for its reply before it is sent again.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(4);
+/// Times a batch is sent before giving up (a reply is lost when the hub's own session is
+/// replaced meanwhile; every batch the hub sends can be applied twice).
+const ATTEMPTS: usize = 3;
 /// Command batches waiting for replies, at most (more are refused, not queued).
 const MAX_PENDING: usize = 256;
 
@@ -74,6 +77,8 @@ pub struct Dynsec {
     passwords_set: Arc<Mutex<HashSet<[u8; 32]>>>,
     /// The hub's own broker username.
     hub_username: String,
+    /// Set once the hub's account has its role and the broker was reconciled.
+    ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn password_digest(username: &str, password: &str) -> [u8; 32] {
@@ -92,14 +97,27 @@ impl Dynsec {
             client,
             store,
             hub_username,
+            ready: Arc::default(),
             pending: Arc::default(),
             next_batch: Arc::new(AtomicU64::new(1)),
             passwords_set: Arc::default(),
         }
     }
 
-    /// Sends one batch and returns the broker's responses, in order.
-    pub async fn run(&self, mut commands: Vec<Value>) -> Result<Vec<Value>, DynsecError> {
+    /// Sends one batch and returns the broker's responses, in order (sent again, up to
+    /// [`ATTEMPTS`] times, when no reply comes).
+    pub async fn run(&self, commands: Vec<Value>) -> Result<Vec<Value>, DynsecError> {
+        let mut last = DynsecError::Timeout(REPLY_TIMEOUT);
+        for _ in 0..ATTEMPTS {
+            match self.run_once(commands.clone()).await {
+                Err(DynsecError::Timeout(waited)) => last = DynsecError::Timeout(waited),
+                other => return other,
+            }
+        }
+        Err(last)
+    }
+
+    async fn run_once(&self, mut commands: Vec<Value>) -> Result<Vec<Value>, DynsecError> {
         let batch = self.next_batch.fetch_add(1, Ordering::Relaxed);
         for (i, command) in commands.iter_mut().enumerate() {
             command["correlationData"] = json!(format!("cavs-{batch}-{i}"));
@@ -152,6 +170,17 @@ impl Dynsec {
             }
         }
         Ok(responses)
+    }
+
+    /// True once the hub's account has its service role and the broker's accounts were
+    /// reconciled with the database (after the hub's first connection).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Marks the start-up bootstrap done.
+    pub(crate) fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
     }
 
     /// A reply from the broker (the payload of [`DYNSEC_RESPONSE_TOPIC`]).

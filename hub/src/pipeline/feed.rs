@@ -34,7 +34,7 @@ pub(crate) fn start(link: ExternalLink, routes: Routes) -> BridgeAlive {
     tokio::spawn(async move {
         let ExternalLink { client, mut events } = link;
         let mut backoff = Duration::from_millis(200);
-        let synced = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let bootstrapping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         loop {
             match events.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -44,7 +44,7 @@ pub(crate) fn start(link: ExternalLink, routes: Routes) -> BridgeAlive {
                         subscribe_all(&client);
                         tracing::info!("connected to the external MQTT broker");
                         if let Some(dynsec) = routes.dynsec.clone() {
-                            spawn_bootstrap(dynsec, std::sync::Arc::clone(&synced));
+                            spawn_bootstrap(dynsec, std::sync::Arc::clone(&bootstrapping));
                         }
                     }
                 }
@@ -80,16 +80,17 @@ pub(crate) fn start(link: ExternalLink, routes: Routes) -> BridgeAlive {
 
 /// Once per hub run (again after a reconnect until it succeeds): the hub's own account gets
 /// its service role, then the broker's accounts are reconciled with the database.
-fn spawn_bootstrap(dynsec: Dynsec, synced: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+fn spawn_bootstrap(dynsec: Dynsec, running: std::sync::Arc<std::sync::atomic::AtomicBool>) {
     use std::sync::atomic::Ordering;
-    if synced.load(Ordering::Acquire) {
+    // One bootstrap at a time, none once the hub is ready.
+    if dynsec.is_ready() || running.swap(true, Ordering::AcqRel) {
         return;
     }
     tokio::spawn(async move {
         match dynsec.bootstrap().await {
             Ok(true) => match dynsec.sync().await {
                 Ok(report) => {
-                    synced.store(true, Ordering::Release);
+                    dynsec.set_ready();
                     tracing::info!(
                         ensured = report.ensured,
                         revoked = report.revoked,
@@ -106,6 +107,7 @@ fn spawn_bootstrap(dynsec: Dynsec, synced: std::sync::Arc<std::sync::atomic::Ato
                 "the hub's broker account could not be given its service role"
             ),
         }
+        running.store(false, Ordering::Release);
     });
 }
 

@@ -64,6 +64,8 @@ pub struct Metrics {
     pub frames_committed: Counter,
     /// Status and heartbeat reports dropped because the health mailbox was full.
     pub health_reports_dropped: Counter,
+    /// Time the attendance writer takes per frame (its transaction, crops and events).
+    pub write_seconds: Histogram,
     /// Recognition worker processes online (external broker).
     pub workers_online: Gauge,
     /// Frames whose faces a worker process found.
@@ -93,6 +95,12 @@ impl Metrics {
         let frames_committed = Counter::default();
         let health_reports_dropped = Counter::default();
         let workers_online = Gauge::default();
+        let write_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 12));
+        registry.register(
+            "write_seconds",
+            "Attendance writer time per frame",
+            write_seconds.clone(),
+        );
         let worker_results = Counter::default();
         let worker_deadline_missed = Counter::default();
         let worker_results_refused = Counter::default();
@@ -188,6 +196,7 @@ impl Metrics {
             worker_panics,
             frames_committed,
             health_reports_dropped,
+            write_seconds,
             workers_online,
             worker_results,
             worker_deadline_missed,

@@ -151,6 +151,7 @@ impl Recognition {
                 if job.is_mqtt() && remote.online() > 0 {
                     if let Some(result) = remote.wait_for(job.frame_id, deadline).await {
                         metrics.worker_results.inc();
+                        metrics.faces_detected.inc_by(result.faces.len() as u64);
                         let faces = faces_of(result, &gallery);
                         return Ok(Recognized { job, faces });
                     }

@@ -88,7 +88,16 @@ impl Handler<WriteFrame> for AttendanceWriter {
         // Atomic: later frames stay in the mailbox until this one is committed, so the
         // find-or-create of a session record is never raced.
         AtomicResponse::new(Box::pin(
-            async move { writer.write(recognized).await }.into_actor(self),
+            async move {
+                let started = std::time::Instant::now();
+                let outcome = writer.write(recognized).await;
+                writer
+                    .metrics
+                    .write_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                outcome
+            }
+            .into_actor(self),
         ))
     }
 }

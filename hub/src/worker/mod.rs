@@ -63,7 +63,14 @@ pub struct WorkerStats {
     pub frames: u64,
     /// Publishes that were not frame envelopes (acknowledged and dropped).
     pub refused: u64,
+    /// Frames left unacknowledged because the backlog was full.
+    pub left: u64,
 }
+
+/// Frames taken from the broker but not yet handed to the threads, at most (the broker may
+/// send more than the receive maximum asks); beyond it a frame is left unacknowledged, with
+/// its session and the hub's deadline.
+pub const MAX_BACKLOG: usize = 256;
 
 /// A frame handed to the recognition threads.
 type Job = Publish;
@@ -183,6 +190,7 @@ pub async fn run(
     };
     let mut stats = WorkerStats::default();
     let mut in_hand = 0usize;
+    let mut backlog: std::collections::VecDeque<Publish> = std::collections::VecDeque::new();
     let mut stopping = false;
     let mut backoff = Duration::from_millis(200);
     tokio::pin!(shutdown);
@@ -192,7 +200,20 @@ pub async fn run(
         "recognition worker starting"
     );
     loop {
-        if stopping && in_hand == 0 {
+        // Hand waiting frames to the threads while they have room.
+        while let Some(frame) = backlog.pop_front() {
+            match jobs.try_send(frame) {
+                Ok(()) => in_hand += 1,
+                Err(mpsc::TrySendError::Full(frame)) => {
+                    backlog.push_front(frame);
+                    break;
+                }
+                Err(mpsc::TrySendError::Disconnected(_)) => {
+                    return Err(WorkerError::Settings("recognition threads ended".into()));
+                }
+            }
+        }
+        if stopping && in_hand == 0 && backlog.is_empty() {
             break;
         }
         tokio::select! {
@@ -232,15 +253,12 @@ pub async fn run(
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(frame))) => {
-                    match jobs.try_send(frame) {
-                        Ok(()) => in_hand += 1,
-                        Err(error) => {
-                            // Not acknowledged: it stays with the session (and the hub's deadline).
-                            let frame = match error {
-                                mpsc::TrySendError::Full(f) | mpsc::TrySendError::Disconnected(f) => f,
-                            };
-                            tracing::warn!(topic = %String::from_utf8_lossy(&frame.topic), "recognition queue full: frame left unacknowledged");
-                        }
+                    if backlog.len() < MAX_BACKLOG {
+                        backlog.push_back(frame);
+                    } else {
+                        // Not acknowledged: it stays with the session (and the hub's deadline).
+                        stats.left += 1;
+                        tracing::warn!(topic = %String::from_utf8_lossy(&frame.topic), "recognition backlog full: frame left unacknowledged");
                     }
                 }
                 Ok(_) => {}

@@ -6,14 +6,23 @@
 //!
 //! `cargo run --release -p cavs-tests --bin loadgen -- --devices 20 --fps 1 --seconds 60`
 //! `cargo run --release -p cavs-tests --bin loadgen -- --scenes /tmp/scenes --devices 20 --fps 0.1 --seconds 60`
+//!
+//! Scale-out: with `--broker-url` (a Mosquitto set up by `scripts/mosquitto-dev.sh`) the hub is a
+//! client of that broker, and `--remote-workers N` starts N `cavs-hub worker` processes (one
+//! recognition thread each; the `cavs-hub` binary beside this one) that do the recognition.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use cavs_api::Pipeline;
 use cavs_models::protocol::{AttendanceEvent, EVENTS_FILTER, Topic};
 use cavs_tests::{TestHub, camera_frame, faces_dir, signed_frame};
+use remote::Broker;
+
+#[path = "loadgen/remote.rs"]
+mod remote;
 use clap::Parser;
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 use uuid::Uuid;
@@ -40,6 +49,16 @@ struct Args {
     /// its `scene_*.png` sent as 1080p JPEG frames).
     #[arg(long)]
     scenes: Option<std::path::PathBuf>,
+    /// An external broker (`mqtt://127.0.0.1:PORT`) whose dynamic-security admin is
+    /// `cavs-hub` with `--broker-password`: the hub joins it instead of embedding one.
+    #[arg(long)]
+    broker_url: Option<String>,
+    /// The `cavs-hub` account's password on `--broker-url`.
+    #[arg(long, default_value = "")]
+    broker_password: String,
+    /// Recognition worker processes to start (with `--broker-url`).
+    #[arg(long, default_value_t = 0)]
+    remote_workers: usize,
 }
 
 const IDENTITIES: [(&str, &str); 4] = [
@@ -76,8 +95,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         s.detector = detector;
         s.recognizer_workers = args.workers;
         s.device_max_fps = (args.fps * 2.0).max(1.0) as f32;
+        if let Some(url) = &args.broker_url {
+            s.broker = cavs_config::BrokerMode::External;
+            s.broker_url = Some(url.clone());
+            s.broker_username = Some("cavs-hub".into());
+            s.broker_password = Some(args.broker_password.clone().into());
+            // The workers do the recognising: the hub waits for them.
+            s.worker_deadline_secs = 600;
+            s.max_inflight_frames = 1024;
+        }
     })
     .await?;
+    let broker = Broker::of(&hub, args.broker_url.as_deref())?;
+    let mut workers =
+        remote::start_workers(&hub, args.broker_url.as_deref(), args.remote_workers).await?;
     let frames = match &args.scenes {
         Some(dir) => classroom_frames(&hub, dir).await?,
         None => portrait_frames(&hub).await?,
@@ -100,16 +131,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // Latency: publish instant per frame id, matched with the hub's attendance events.
     let published: Arc<Mutex<HashMap<Uuid, Instant>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
-    let last_event: Arc<Mutex<Option<Instant>>> = Arc::default();
+    hub.hub
+        .pipeline
+        .broker_password("loadgen", "loadgen-pass")
+        .await;
     let (events, mut events_loop) = AsyncClient::new(
-        hub.mqtt_options("user:loadgen", "loadgen", "loadgen-pass"),
+        broker.options("user:loadgen", "loadgen", "loadgen-pass"),
         1024,
     );
-    events.subscribe(EVENTS_FILTER, QoS::AtMostOnce).await?;
+    events.subscribe(EVENTS_FILTER, QoS::AtLeastOnce).await?;
     {
         let published = Arc::clone(&published);
         let latencies = Arc::clone(&latencies);
-        let last_event = Arc::clone(&last_event);
         tokio::spawn(async move {
             loop {
                 match events_loop.poll().await {
@@ -122,11 +155,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                             .frame_id
                             .and_then(|id| published.lock().ok()?.remove(&id));
                         if let Some(sent) = sent
-                            && let (Ok(mut lat), Ok(mut last)) =
-                                (latencies.lock(), last_event.lock())
+                            && let Ok(mut lat) = latencies.lock()
                         {
                             lat.push(sent.elapsed());
-                            *last = Some(Instant::now());
                         }
                     }
                     Ok(_) => {}
@@ -144,8 +175,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let classroom = format!("room-{:02}", d % 10);
         let secret = format!("secret-{d:03}-load");
         hub.register_device(&device_id, &classroom, &secret).await?;
+        hub.hub.pipeline.broker_password(&device_id, &secret).await;
         let (client, mut event_loop) =
-            AsyncClient::new(hub.mqtt_options(&device_id, &device_id, &secret), 256);
+            AsyncClient::new(broker.options(&device_id, &device_id, &secret), 256);
         tokio::spawn(async move {
             loop {
                 if event_loop.poll().await.is_err() {
@@ -189,13 +221,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let mut peak_rss = 0u64;
+    // Frames committed by the hub, and when the count last rose (the throughput's end).
+    let committed = Arc::clone(&hub.hub.pipeline.parts().metrics);
     let sampler = tokio::spawn(async move {
-        let mut peak = 0;
+        let (mut peak, mut count, mut last_commit) = (0, 0, start);
         loop {
             peak = peak.max(rss_kib());
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = committed.frames_committed.get();
+            if now > count {
+                (count, last_commit) = (now, Instant::now());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
             if Instant::now() > publish_until + Duration::from_secs(15) {
-                return peak;
+                return (peak, count, last_commit);
             }
         }
     });
@@ -219,17 +257,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    peak_rss = peak_rss.max(sampler.await.unwrap_or(0));
+    let (peak, committed, last_commit) = sampler.await.unwrap_or((0, 0, start));
+    peak_rss = peak_rss.max(peak);
 
     let mut latencies = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     latencies.sort();
-    let processed = latencies.len();
-    let last = last_event
-        .lock()
-        .ok()
-        .and_then(|l| *l)
-        .unwrap_or_else(Instant::now);
-    let elapsed = last.duration_since(start).as_secs_f64().max(1e-3);
+    let processed = committed;
+    let elapsed = last_commit.duration_since(start).as_secs_f64().max(1e-3);
     let pct = |p: f64| -> f64 {
         if latencies.is_empty() {
             return f64::NAN;
@@ -260,7 +294,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     println!("frames published      {sent}");
     println!(
-        "frames processed      {processed} ({:.1} frames/s)",
+        "frames processed      {processed} ({:.2} frames/s, committed by the hub in {elapsed:.0} s)",
         processed as f64 / elapsed
     );
     let faces = metrics.faces_detected.get();
@@ -281,6 +315,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
         pct(1.0)
     );
     println!("peak RSS              {} MiB", peak_rss / 1024);
+    let (writes, write_total) = histogram_sum(&metrics.render(), "cavs_write_seconds");
+    if writes > 0.0 {
+        println!(
+            "writer                {:.0} ms per frame (mean of {writes})",
+            write_total / writes * 1000.0
+        );
+    }
+    if args.broker_url.is_some() {
+        println!(
+            "recognised by workers {} (in the hub after the deadline: {})",
+            metrics.worker_results.get(),
+            metrics.worker_deadline_missed.get()
+        );
+    }
+    remote::stop_workers(&mut workers);
     hub.hub.shutdown().await;
     actix::System::current().stop();
     Ok(())
@@ -332,6 +381,17 @@ async fn classroom_frames(hub: &TestHub, dir: &std::path::Path) -> anyhow::Resul
         .collect::<Result<_, _>>()?;
     anyhow::ensure!(!frames.is_empty(), "no scene_*.png in {}", dir.display());
     Ok(frames)
+}
+
+/// `(count, sum)` of a histogram in the Prometheus text.
+fn histogram_sum(text: &str, name: &str) -> (f64, f64) {
+    let value = |suffix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name}_{suffix} ")))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (value("count"), value("sum"))
 }
 
 fn rss_kib() -> u64 {
