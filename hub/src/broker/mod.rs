@@ -123,7 +123,7 @@ pub enum BrokerFeed {
     /// The embedded broker's local link (read by the bridge thread).
     Embedded(rumqttd::local::LinkTx, rumqttd::local::LinkRx),
     /// The hub's client of an external broker (polled by the feed task).
-    External(external::ExternalLink),
+    External(Box<external::ExternalLink>),
 }
 
 /// A started broker with the hub's links to it.
@@ -161,7 +161,7 @@ pub fn start_any(
                     )
                 });
             Ok(RunningBroker {
-                feed: BrokerFeed::External(link),
+                feed: BrokerFeed::External(Box::new(link)),
                 publisher,
                 identities: auth.identities(),
                 dynsec,

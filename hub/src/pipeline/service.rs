@@ -270,7 +270,7 @@ impl HubPipeline {
             )
             .map_err(HubError::Thread)?,
             BrokerFeed::External(link) => super::feed::start(
-                link,
+                *link,
                 super::feed::Routes {
                     targets: super::bridge::Targets::new(
                         router.clone(),

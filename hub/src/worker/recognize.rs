@@ -86,7 +86,16 @@ mod tests {
         let result =
             recognize_frame(&recognizer, &limits, "7", &envelope(&photo)).expect("an envelope");
         assert_eq!(result.outcome, ResultOutcome::Faces);
-        assert_eq!(result.faces.len(), 2, "two people in the photo");
+        // The same faces as the hub's in-process recognition of the same image.
+        let in_process = recognizer
+            .analyze(&decode_image(&photo, &limits).expect("decodes"))
+            .expect("analyses");
+        assert!(result.faces.len() >= 2, "both people found");
+        assert_eq!(result.faces.len(), in_process.len());
+        for ((face, _), expected) in result.faces.iter().zip(&in_process) {
+            assert_eq!(face.descriptor, expected.descriptor.0.to_vec());
+            assert_eq!(face.bbox[0], expected.detection.bbox.x);
+        }
         assert!(
             result
                 .faces
@@ -94,7 +103,7 @@ mod tests {
                 .all(|(_, crop)| crop.starts_with(&[0xFF, 0xD8]))
         );
         let read = WorkerResult::from_slice(&result.to_vec()).expect("wire round trip");
-        assert_eq!(read.faces.len(), 2);
+        assert_eq!(read.faces.len(), result.faces.len());
 
         let junk = recognize_frame(&recognizer, &limits, "7", &envelope(b"not a jpeg"))
             .expect("an envelope");
