@@ -174,3 +174,68 @@ fn scan_settings_load_and_bad_ones_are_named() {
         .expect_err("too small");
     assert!(err.to_string().contains("smallest_face"), "{err}");
 }
+
+#[test]
+fn an_external_broker_needs_its_address_and_account() {
+    let loaded = load::<HubSettings>(&sources(
+        None,
+        None,
+        &[
+            ("CAVS_BROKER", "external"),
+            ("CAVS_BROKER_URL", "mqtt://broker.school:1883"),
+            ("CAVS_BROKER_USERNAME", "cavs-hub"),
+            ("CAVS_BROKER_PASSWORD", "pw"),
+            ("CAVS_WORKER_DEADLINE_SECS", "20"),
+        ],
+    ))
+    .expect("loads");
+    assert_eq!(loaded.broker, cavs_config::BrokerMode::External);
+    assert_eq!(
+        loaded.broker_url.as_deref(),
+        Some("mqtt://broker.school:1883")
+    );
+    assert_eq!(loaded.worker_deadline_secs, 20);
+    assert_eq!(
+        loaded.broker_provisioning,
+        cavs_config::BrokerProvisioning::Dynsec
+    );
+    assert_eq!(
+        load::<HubSettings>(&sources(None, None, &[]))
+            .expect("defaults")
+            .broker,
+        cavs_config::BrokerMode::Embedded
+    );
+    for (env, setting) in [
+        (vec![("CAVS_BROKER", "external")], "broker_url"),
+        (
+            vec![
+                ("CAVS_BROKER", "external"),
+                ("CAVS_BROKER_URL", "tcp://b:1883"),
+            ],
+            "broker_url",
+        ),
+        (
+            vec![
+                ("CAVS_BROKER", "external"),
+                ("CAVS_BROKER_URL", "mqtts://b:8883"),
+            ],
+            "broker_ca_file",
+        ),
+        (
+            vec![
+                ("CAVS_BROKER", "external"),
+                ("CAVS_BROKER_URL", "mqtt://b:1883"),
+            ],
+            "broker_username",
+        ),
+    ] {
+        let err = load::<HubSettings>(&sources(None, None, &env)).expect_err("refused");
+        assert!(
+            matches!(&err, ConfigError::Invalid { setting: s, .. } if *s == setting),
+            "{env:?}: {err}"
+        );
+    }
+    let err = load::<HubSettings>(&sources(None, None, &[("CAVS_BROKER", "cluster")]))
+        .expect_err("unknown mode");
+    assert!(err.to_string().contains("broker"), "{err}");
+}

@@ -17,7 +17,7 @@ mod common;
 
 use common::fleet::{Hub, hub_command, open_store};
 use common::mosquitto::Mosquitto;
-use common::{free_port, http_json, http_json_as};
+use common::{free_port, http_json_as, issue_credentials, sign_in};
 
 const HUB_PASSWORD: &str = "hub-service-password-0123";
 
@@ -88,26 +88,6 @@ async fn subscribe(
     }
 }
 
-fn token(http: u16, username: &str, password: &str) -> String {
-    let body = format!(r#"{{"username":"{username}","password":"{password}"}}"#);
-    let (status, response) = http_json(http, "POST", "/api/auth/login", &body).expect("login");
-    assert_eq!(status, 200, "{response}");
-    field(&response, "access")
-}
-
-fn field(response: &str, name: &str) -> String {
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(body.trim()).expect("json");
-    value[name].as_str().expect("field").to_owned()
-}
-
-fn issue(http: u16, admin: &str, device: &str) -> String {
-    let path = format!("/api/devices/{device}/credentials");
-    let (status, response) = http_json_as(http, "POST", &path, "{}", Some(admin)).expect("issue");
-    assert_eq!(status, 201, "{response}");
-    field(&response, "secret")
-}
-
 async fn seed(data: &Path) {
     let store = open_store(data).await;
     for (username, role, classrooms) in [
@@ -173,10 +153,10 @@ async fn the_hub_keeps_mosquittos_accounts_and_acls_in_step_with_its_database() 
     .collect();
     let http = free_port();
     let hub = Hub::start_with(&data, http, free_port(), &env).await;
-    let admin = token(http, "ada", "ada-password-123");
+    let admin = sign_in(http, "ada", "ada-password-123");
 
     // Issued credentials work on the broker, for the device's own topics only.
-    let first = issue(http, &admin, "cam-1");
+    let first = issue_credentials(http, &admin, "cam-1");
     let acks = "cavs/v1/devices/cam-1/acks";
     eventually("cam-1 may subscribe to its acks", async || {
         subscribe(port, "cam-1", &first, "cam-1", acks).await == Suback::Code(0)
@@ -205,7 +185,7 @@ async fn the_hub_keeps_mosquittos_accounts_and_acls_in_step_with_its_database() 
         "the account is pinned to its client id"
     );
     // Rotated: the old secret stops working at once.
-    let second = issue(http, &admin, "cam-1");
+    let second = issue_credentials(http, &admin, "cam-1");
     assert_eq!(
         subscribe(port, "cam-1", &first, "cam-1", acks).await,
         Suback::Refused
@@ -216,7 +196,7 @@ async fn the_hub_keeps_mosquittos_accounts_and_acls_in_step_with_its_database() 
     );
 
     // A teacher, once signed in, watches her classroom and its device, nothing else.
-    token(http, "tina", "tina-password-123");
+    sign_in(http, "tina", "tina-password-123");
     let tina = "tina-password-123";
     eventually("tina's broker account", async || {
         subscribe(
@@ -250,7 +230,7 @@ async fn the_hub_keeps_mosquittos_accounts_and_acls_in_step_with_its_database() 
     );
 
     // Deactivating a device ends its live session at once.
-    let cam2 = issue(http, &admin, "cam-2");
+    let cam2 = issue_credentials(http, &admin, "cam-2");
     let config = "cavs/v1/devices/cam-2/config";
     eventually("cam-2 may subscribe", async || {
         subscribe(port, "cam-2", &cam2, "cam-2", config).await == Suback::Code(0)

@@ -18,7 +18,7 @@ use common::fleet::{
     open_store, prepare, tally,
 };
 use common::mosquitto::Mosquitto;
-use common::{free_port, http_json, http_json_as};
+use common::{free_port, issue_credentials, sign_in};
 
 const HUB_ACCOUNT: &str = "cavs-hub";
 const HUB_PASSWORD: &str = "hub-service-password-0123";
@@ -76,22 +76,8 @@ fn spawn_worker(root: &Path, broker: &Mosquitto, id: &str, password: &str) -> Ch
 }
 
 /// Signs in as the admin and issues the camera's credentials: the new secret.
-fn issue_credentials(http: u16) -> String {
-    let login = format!(r#"{{"username":"ada","password":"{ADMIN_PASSWORD}"}}"#);
-    let (status, body) = http_json(http, "POST", "/api/auth/login", &login).expect("login");
-    assert_eq!(status, 200, "{body}");
-    let token = json_field(&body, "access");
-    let path = format!("/api/devices/{DEVICE}/credentials");
-    let (status, body) =
-        http_json_as(http, "POST", &path, "{}", Some(&token)).expect("credentials");
-    assert_eq!(status, 201, "{body}");
-    json_field(&body, "secret")
-}
-
-fn json_field(response: &str, field: &str) -> String {
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(body.trim()).expect("json body");
-    value[field].as_str().expect("field").to_owned()
+fn issue_camera_credentials(http: u16) -> String {
+    issue_credentials(http, &sign_in(http, "ada", ADMIN_PASSWORD), DEVICE)
 }
 
 async fn until(within: Duration, what: &str, done: impl Fn() -> bool) {
@@ -135,7 +121,7 @@ async fn a_worker_killed_for_good_loses_no_frame_and_counts_none_twice() {
         hub.metric("cavs_workers_online") >= 2.0
     })
     .await;
-    let secret = issue_credentials(http);
+    let secret = issue_camera_credentials(http);
 
     let started = Instant::now();
     let agent = Agent::start_with_secret(root.path(), &frames, broker.port, 300, &secret);

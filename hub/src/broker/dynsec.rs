@@ -222,13 +222,7 @@ impl Dynsec {
         if !existed {
             return Ok(());
         }
-        let got = self
-            .apply(vec![dynsec_plan::get_client(&account.username)])
-            .await?;
-        let client = got
-            .first()
-            .map(|r| r["data"]["client"].clone())
-            .unwrap_or_default();
+        let client = self.client_of(&account.username).await?;
         let is_hub = account.role == dynsec_plan::HUB_ROLE;
         // The hub's account keeps the broker's `admin` role; every other account holds only
         // its own role.
@@ -242,6 +236,15 @@ impl Dynsec {
         Ok(())
     }
 
+    /// The broker's `getClient` answer for `username` (its client id and roles).
+    async fn client_of(&self, username: &str) -> Result<Value, DynsecError> {
+        let got = self.apply(vec![dynsec_plan::get_client(username)]).await?;
+        Ok(got
+            .first()
+            .map(|r| r["data"]["client"].clone())
+            .unwrap_or_default())
+    }
+
     /// Gives the hub's own account its service role (ACLs brought up to date every time) and
     /// pins it to the client id `cavs-hub`. The first time, that `modifyClient` ends the
     /// hub's own session (its reply never comes): `Ok(false)` then, and the hub bootstraps
@@ -249,13 +252,7 @@ impl Dynsec {
     pub async fn bootstrap(&self) -> Result<bool, DynsecError> {
         let account = dynsec_plan::hub_account(&self.hub_username);
         self.apply(dynsec_plan::ensure(&account, None)).await?;
-        let got = self
-            .apply(vec![dynsec_plan::get_client(&account.username)])
-            .await?;
-        let client = got
-            .first()
-            .map(|r| r["data"]["client"].clone())
-            .unwrap_or_default();
+        let client = self.client_of(&account.username).await?;
         let Some(fix) = dynsec_plan::client_fix(&account, &client, &|role| role == "admin") else {
             return Ok(true);
         };

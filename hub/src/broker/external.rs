@@ -51,21 +51,34 @@ pub fn client_options(
         .set_clean_session(true)
         .set_max_packet_size(max_incoming, settings.mqtt_max_payload_bytes + 64 * 1024);
     if let Some(username) = &settings.broker_username {
-        let password = settings
-            .broker_password
-            .as_ref()
-            .map(|p| p.expose_secret().to_owned())
-            .unwrap_or_default();
-        options.set_credentials(username, password);
+        options.set_credentials(username, account_password(settings));
     }
-    if address.tls {
-        let ca = settings
-            .broker_ca_file
-            .as_deref()
-            .ok_or_else(|| BrokerError::External("mqtts:// needs broker_ca_file".into()))?;
-        options.set_transport(tls_transport(ca).map_err(|e| BrokerError::External(e.to_string()))?);
+    if let Some(transport) = tls_for(settings, address.tls).map_err(BrokerError::External)? {
+        options.set_transport(transport);
     }
     Ok(options)
+}
+
+/// The password of the settings' broker account (empty when unset).
+pub fn account_password(settings: &HubSettings) -> String {
+    settings
+        .broker_password
+        .as_ref()
+        .map(|p| p.expose_secret().to_owned())
+        .unwrap_or_default()
+}
+
+/// The TLS transport (trusting only `broker_ca_file`) for an `mqtts://` broker; `None` for
+/// `mqtt://`.
+pub fn tls_for(settings: &HubSettings, tls: bool) -> Result<Option<rumqttc::Transport>, String> {
+    if !tls {
+        return Ok(None);
+    }
+    let ca = settings
+        .broker_ca_file
+        .as_deref()
+        .ok_or_else(|| "mqtts:// needs broker_ca_file".to_owned())?;
+    tls_transport(ca).map(Some).map_err(|e| e.to_string())
 }
 
 /// The hub's connection to the external broker, not yet polled.

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cavs_agent::broker::{parse_broker_url, tls_transport};
+use cavs_agent::broker::parse_broker_url;
 use cavs_config::HubSettings;
 use cavs_models::protocol::{
     WORKER_FRAMES_FILTER, WorkerPresence, WorkerResult, WorkerState, is_valid_id, worker_client_id,
@@ -24,7 +24,8 @@ use cavs_recognizer::{DecodeLimits, Recognizer};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, Publish};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use secrecy::ExposeSecret;
+
+use crate::broker::external::{account_password, tls_for};
 
 /// Default seconds the broker keeps a worker's session (and queues its share of frames)
 /// after it disconnects; a worker back within it gets them, past it they are the hub's to
@@ -108,18 +109,9 @@ fn client_options(
             None,
         ));
     let username = settings.broker_username.clone().unwrap_or(client_id);
-    let password = settings
-        .broker_password
-        .as_ref()
-        .map(|p| p.expose_secret().to_owned())
-        .unwrap_or_default();
-    mqtt.set_credentials(username, password);
-    if address.tls {
-        let ca = settings
-            .broker_ca_file
-            .as_deref()
-            .ok_or_else(|| WorkerError::Settings("mqtts:// needs broker_ca_file".into()))?;
-        mqtt.set_transport(tls_transport(ca).map_err(|e| WorkerError::Settings(e.to_string()))?);
+    mqtt.set_credentials(username, account_password(settings));
+    if let Some(transport) = tls_for(settings, address.tls).map_err(WorkerError::Settings)? {
+        mqtt.set_transport(transport);
     }
     Ok(mqtt)
 }

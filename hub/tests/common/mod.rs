@@ -64,6 +64,33 @@ pub fn http_json_as(
     Some((status, response))
 }
 
+/// A string field of the JSON body of a whole HTTP response.
+#[allow(dead_code)] // shared by the test binaries; not every one of them reads JSON
+pub fn json_field(response: &str, name: &str) -> String {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(body.trim()).expect("a JSON body");
+    value[name].as_str().expect("the field").to_owned()
+}
+
+/// Signs in over `POST /api/auth/login`: the access token.
+#[allow(dead_code)] // shared by the test binaries; not every one of them signs in
+pub fn sign_in(port: u16, username: &str, password: &str) -> String {
+    let body = format!(r#"{{"username":"{username}","password":"{password}"}}"#);
+    let (status, response) = http_json(port, "POST", "/api/auth/login", &body).expect("login");
+    assert_eq!(status, 200, "{response}");
+    json_field(&response, "access")
+}
+
+/// Issues `device`'s credentials as the admin holding `token`: the new secret.
+#[allow(dead_code)] // shared by the test binaries; not every one of them issues credentials
+pub fn issue_credentials(port: u16, token: &str, device: &str) -> String {
+    let path = format!("/api/devices/{device}/credentials");
+    let (status, response) =
+        http_json_as(port, "POST", &path, "{}", Some(token)).expect("credentials");
+    assert_eq!(status, 201, "{response}");
+    json_field(&response, "secret")
+}
+
 /// Runs `command` with `stdin` written to its standard input; its whole output.
 #[allow(dead_code)] // shared by the test binaries; not every one of them runs commands
 pub fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
